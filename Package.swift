@@ -1,0 +1,46 @@
+// swift-tools-version:6.0
+// mugs — Mugs self-supervised ViT pretraining on CPUs (OpenBLAS), coordinator + workers over ZeroMQ.
+// Module boundaries: docs/ARCHITECTURE.md. Each area appends its targets in its own section below.
+import PackageDescription
+
+/// Hot numeric code is compiled for the build machine's CPU in release builds (≈4× on vector loops here).
+/// The replica update path (AdamW, clipping, EMA) is written without FMAs or reassociation, so its bits do
+/// not depend on the CPU; see docs/ARCHITECTURE.md.
+let native: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-march=native"], .when(configuration: .release))]
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+
+var targets: [Target] = []
+var products: [Product] = []
+
+// MARK: system libraries (Debian: libopenblas-dev, libzmq3-dev)
+targets += [
+    .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+    .systemLibrary(name: "CZMQ", path: "Sources/CZMQ"),
+]
+
+// MARK: model — tensors, ViT + heads forward/backward, losses, memories, AdamW, EMA, safetensors, checkpoints
+targets += [
+    .target(name: "MugsModel", dependencies: ["CBLAS"], swiftSettings: native),
+    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel"], resources: [.copy("Fixtures")]),
+]
+
+// MARK: data — dataset sources, decoding, multi-crop augmentation, loader
+
+// MARK: wire + transport — message encoding (pure), ZeroMQ sockets and ring all-reduce
+
+// MARK: executables
+products += [.executable(name: "mugs", targets: ["MugsCLI"])]
+targets += [
+    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", argumentParser], swiftSettings: native),
+]
+
+let package = Package(
+    name: "mugs",
+    platforms: [.macOS(.v13)],
+    products: products,
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: targets,
+    swiftLanguageModes: [.v5]
+)

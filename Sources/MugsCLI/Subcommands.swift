@@ -1,0 +1,8 @@
+import ArgumentParser
+
+/// The registered subcommands. Add a new one here and define it in its own file.
+extension Mugs {
+    static let subcommandList: [ParsableCommand.Type] = [
+        Info.self,
+    ]
+}
