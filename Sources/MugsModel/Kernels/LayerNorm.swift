@@ -1,0 +1,71 @@
+/// Layer normalisation over the last dimension (PyTorch `nn.LayerNorm(C, eps)`; the ViT uses eps = 1e-6):
+/// out = (x − mean) · rstd · weight + bias, rstd = 1/√(var + eps), var the biased variance.
+///
+/// Rows are split across threads. The row statistics use two passes over the row (it sits in L1), which is
+/// as accurate as Welford's and vectorises.
+
+/// out(N,C) = layernorm(inp(N,C)); mean(N) and rstd(N) are saved for the backward.
+public func layerNormForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                             rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                             weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, N: Int, C: Int, eps: Float,
+                             pool: ComputePool) {
+    let invC = 1 / Float(C)
+    pool.parallelFor(N, minChunk: 16) { rows in
+        for n in rows {
+            let x = inp + n * C, y = out + n * C
+            var s: Float = 0
+            for c in 0 ..< C { s += x[c] }
+            let m = s * invC
+            var v: Float = 0
+            for c in 0 ..< C { let d = x[c] - m; v = v.addingProduct(d, d) }
+            let rs = 1 / (v * invC + eps).squareRoot()
+            for c in 0 ..< C { y[c] = bias[c].addingProduct((x[c] - m) * rs, weight[c]) }
+            mean[n] = m
+            rstd[n] = rs
+        }
+    }
+}
+
+/// Backward of `layerNormForward`; accumulates into all three gradients.
+///
+/// With x̂ = (x − mean)·rstd and g = dOut·weight:
+/// dInp += rstd · (g − mean(g) − x̂ · mean(g·x̂)),  dWeight += Σₙ dOut·x̂,  dBias += Σₙ dOut.
+/// dInp splits rows across threads; dWeight/dBias split columns and add rows in order, so they are
+/// deterministic and independent of the thread count.
+public func layerNormBackward(dInp: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>,
+                              dBias: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                              inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                              mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int,
+                              pool: ComputePool) {
+    let invC = 1 / Float(C)
+    pool.parallelFor(N, minChunk: 16) { rows in
+        for n in rows {
+            let x = inp + n * C, dy = dOut + n * C, dx = dInp + n * C
+            let m = mean[n], rs = rstd[n]
+            var sumG: Float = 0, sumGX: Float = 0
+            for c in 0 ..< C {
+                let g = dy[c] * weight[c]
+                sumG += g
+                sumGX = sumGX.addingProduct(g, (x[c] - m) * rs)
+            }
+            let mg = sumG * invC, mgx = sumGX * invC
+            for c in 0 ..< C {
+                let xh = (x[c] - m) * rs
+                let g = dy[c] * weight[c]
+                dx[c] = dx[c].addingProduct(rs, (g - mg).addingProduct(-xh, mgx))
+            }
+        }
+    }
+    let blocks = (C + 15) / 16
+    pool.parallelFor(blocks, minChunk: 4) { r in
+        let lo = r.lowerBound * 16, hi = min(C, r.upperBound * 16)
+        for n in 0 ..< N {
+            let x = inp + n * C, dy = dOut + n * C
+            let m = mean[n], rs = rstd[n]
+            for c in lo ..< hi {
+                dWeight[c] = dWeight[c].addingProduct(dy[c], (x[c] - m) * rs)
+                dBias[c] += dy[c]
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+/// Fully connected layer in PyTorch's layout: weight [OC, C], bias [OC].
+///
+/// out(N,OC) = inp(N,C) · weight(OC,C)ᵀ + bias(OC)        (bias optional)
+///
+/// The bias is written first and the product accumulated onto it (beta = 1), so the output is touched once
+/// by Swift and once by sgemm.
+public func linearForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, N: Int, C: Int, OC: Int) {
+    if let bias {
+        for n in 0 ..< N { (out + n * OC).update(from: bias, count: OC) }
+    }
+    // out(N,OC) = inp(N,C) · Wᵀ(C,OC) [+ out]
+    BLAS.sgemm(transB: true, M: N, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C,
+               beta: bias == nil ? 0 : 1, C: out, ldc: OC)
+}
+
+/// Backward of `linearForward`. Accumulates into every gradient given; any may be nil (not needed).
+///
+/// dInp(N,C) += dOut(N,OC) · weight(OC,C);  dWeight(OC,C) += dOut(N,OC)ᵀ · inp(N,C);  dBias(OC) += Σₙ dOut(n,·)
+///
+/// The bias reduction splits columns (not rows) across threads and sums rows in order, so its result does not
+/// depend on the thread count.
+public func linearBackward(dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                           dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
+                           inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int,
+                           pool: ComputePool) {
+    if let dInp {
+        // dInp(N,C) += dOut(N,OC) · W(OC,C)
+        BLAS.sgemm(M: N, N: C, K: OC, A: dOut, lda: OC, B: weight, ldb: C, beta: 1, C: dInp, ldc: C)
+    }
+    if let dWeight {
+        // dW(OC,C) += dOutᵀ(OC,N) · inp(N,C)
+        BLAS.sgemm(transA: true, M: OC, N: C, K: N, A: dOut, lda: OC, B: inp, ldb: C, beta: 1, C: dWeight, ldc: C)
+    }
+    if let dBias {
+        columnSums(into: dBias, rows: dOut, N: N, C: OC, pool: pool)
+    }
+}
+
+/// sums(C) += Σₙ rows(n, ·) over N rows of width C. Threads own disjoint column ranges (multiples of 16) and add
+/// rows in order, so the result is the same for any thread count.
+func columnSums(into sums: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>, N: Int, C: Int,
+                pool: ComputePool) {
+    let blocks = (C + 15) / 16
+    pool.parallelFor(blocks, minChunk: 4) { r in
+        let lo = r.lowerBound * 16, hi = min(C, r.upperBound * 16)
+        for n in 0 ..< N {
+            let row = rows + n * C
+            for c in lo ..< hi { sums[c] += row[c] }
+        }
+    }
+}
