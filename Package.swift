@@ -28,6 +28,12 @@ targets += [
 
 // MARK: wire + transport — message encoding (pure), ZeroMQ sockets and ring all-reduce
 
+// MARK: control port — HTTP/1.1 status/metrics/actions server and client (no dependencies)
+targets += [
+    .target(name: "ControlPort"),
+    .testTarget(name: "ControlPortTests", dependencies: ["ControlPort"]),
+]
+
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [

@@ -1,0 +1,44 @@
+import Foundation
+
+extension StatusReport {
+    /// The human view printed by `mugs status`.
+    public func table() -> String {
+        var lines: [String] = []
+        let pct = String(format: "%.1f%%", epochProgress * 100)
+        lines.append("job \(job)  state \(state)  generation \(generation)")
+        lines.append("step \(step)/\(totalSteps)  epoch \(epoch) (\(pct))  global batch \(globalBatch)")
+        if let l = losses {
+            lines.append(String(format: "loss total %.4f  instance %.4f  local-group %.4f  group %.4f",
+                                l.total, l.instance, l.localGroup, l.group))
+        } else {
+            lines.append("loss (no step committed yet)")
+        }
+        lines.append(String(format: "lr %.3e  wd %.4f  teacher momentum %.6f  teacher temp %.4f",
+                            lr, weightDecay, teacherMomentum, teacherTemperature))
+        let eta = etaSeconds.map(Self.duration) ?? "-"
+        lines.append(String(format: "throughput %.1f img/s  ETA ", imagesPerSecond) + eta)
+        if let c = lastCheckpoint {
+            lines.append("last checkpoint step \(c.step) at \(c.path)")
+        } else {
+            lines.append("last checkpoint none")
+        }
+        if skippedFiles > 0 { lines.append("skipped unreadable files \(skippedFiles)") }
+        lines.append("workers \(workers.count) (min \(minWorkers))")
+        lines.append("  rank  host                            heartbeat   img/s")
+        for w in workers.sorted(by: { $0.rank < $1.rank }) {
+            let host = w.host.count > 30 ? String(w.host.prefix(29)) + "…" : w.host
+            lines.append(String(format: "  %4d  ", w.rank) + host.padding(toLength: 30, withPad: " ", startingAt: 0)
+                         + String(format: "  %7.1f s  %6.1f", w.heartbeatAgeSeconds, w.imagesPerSecond))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `3h07m`, `12m05s`, `42s`.
+    public static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "-" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60) }
+        if s >= 60 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return "\(s)s"
+    }
+}

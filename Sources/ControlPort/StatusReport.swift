@@ -1,0 +1,82 @@
+import Foundation
+
+/// The job status served at `GET /status` and rendered by `mugs status`. Units are in the field names.
+public struct StatusReport: Codable, Sendable, Equatable {
+    public struct Worker: Codable, Sendable, Equatable {
+        public var rank: Int
+        public var host: String
+        public var heartbeatAgeSeconds: Double
+        public var imagesPerSecond: Double
+        public init(rank: Int, host: String, heartbeatAgeSeconds: Double, imagesPerSecond: Double) {
+            self.rank = rank; self.host = host
+            self.heartbeatAgeSeconds = heartbeatAgeSeconds; self.imagesPerSecond = imagesPerSecond
+        }
+    }
+
+    public struct Losses: Codable, Sendable, Equatable {
+        public var instance: Double
+        public var localGroup: Double
+        public var group: Double
+        public var total: Double
+        public init(instance: Double, localGroup: Double, group: Double, total: Double) {
+            self.instance = instance; self.localGroup = localGroup; self.group = group; self.total = total
+        }
+    }
+
+    public struct Checkpoint: Codable, Sendable, Equatable {
+        public var path: String
+        public var step: Int
+        public var unixTime: Double
+        public init(path: String, step: Int, unixTime: Double) { self.path = path; self.step = step; self.unixTime = unixTime }
+    }
+
+    public var job: String
+    /// `waiting` (below min workers), `training`, `paused`, `stopping`, `finished`.
+    public var state: String
+    public var generation: Int
+    public var step: Int
+    public var totalSteps: Int
+    public var epoch: Int
+    /// Fraction of the current epoch's samples committed, 0…1.
+    public var epochProgress: Double
+    public var globalBatch: Int
+    public var minWorkers: Int
+    public var workers: [Worker]
+    public var losses: Losses?
+    public var lr: Double
+    public var weightDecay: Double
+    public var teacherMomentum: Double
+    public var teacherTemperature: Double
+    public var imagesPerSecond: Double
+    public var etaSeconds: Double?
+    public var lastCheckpoint: Checkpoint?
+    public var skippedFiles: Int
+
+    public init(job: String, state: String, generation: Int, step: Int, totalSteps: Int, epoch: Int,
+                epochProgress: Double, globalBatch: Int, minWorkers: Int, workers: [Worker], losses: Losses?,
+                lr: Double, weightDecay: Double, teacherMomentum: Double, teacherTemperature: Double,
+                imagesPerSecond: Double, etaSeconds: Double?, lastCheckpoint: Checkpoint?, skippedFiles: Int) {
+        self.job = job; self.state = state; self.generation = generation; self.step = step
+        self.totalSteps = totalSteps; self.epoch = epoch; self.epochProgress = epochProgress
+        self.globalBatch = globalBatch; self.minWorkers = minWorkers; self.workers = workers; self.losses = losses
+        self.lr = lr; self.weightDecay = weightDecay; self.teacherMomentum = teacherMomentum
+        self.teacherTemperature = teacherTemperature; self.imagesPerSecond = imagesPerSecond
+        self.etaSeconds = etaSeconds; self.lastCheckpoint = lastCheckpoint; self.skippedFiles = skippedFiles
+    }
+
+    /// Stable JSON (sorted keys, snake_case) as served by the control port.
+    public func json() -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: (try? e.encode(self)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    public static func decode(_ data: Data) throws -> StatusReport {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try d.decode(StatusReport.self, from: data)
+    }
+}

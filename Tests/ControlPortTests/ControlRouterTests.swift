@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+@testable import ControlPort
+
+/// A backend that records actions; `resume` is refused to exercise 409.
+final class RecordingBackend: ControlBackend, @unchecked Sendable {
+    let lock = NSLock()
+    var actions: [ControlAction] = []
+    let report: StatusReport
+
+    init(report: StatusReport = .sample) { self.report = report }
+
+    func status() -> StatusReport { report }
+    func metrics() -> String {
+        var m = PrometheusText()
+        m.gauge("mugs_step", "Last committed step.", Double(report.step))
+        m.gauges("mugs_worker_images_per_second", "Worker throughput, images per second.",
+                 report.workers.map { ([("rank", String($0.rank)), ("host", $0.host)], $0.imagesPerSecond) })
+        return m.text
+    }
+    func perform(_ action: ControlAction) -> (accepted: Bool, message: String) {
+        lock.lock(); defer { lock.unlock() }
+        actions.append(action)
+        return action == .resume ? (false, "the job is not paused") : (true, "\(action.rawValue) requested")
+    }
+}
+
+extension StatusReport {
+    static let sample = StatusReport(
+        job: "job-1", state: "training", generation: 3, step: 120, totalSteps: 9360, epoch: 0, epochProgress: 0.128,
+        globalBatch: 64, minWorkers: 1,
+        workers: [.init(rank: 0, host: "127.0.0.1:5600", heartbeatAgeSeconds: 0.2, imagesPerSecond: 8.1),
+                  .init(rank: 1, host: "127.0.0.1:5601", heartbeatAgeSeconds: 0.4, imagesPerSecond: 7.9)],
+        losses: .init(instance: 4.12, localGroup: 4.3, group: 8.1, total: 5.5),
+        lr: 2.5e-4, weightDecay: 0.041, teacherMomentum: 0.99601, teacherTemperature: 0.04,
+        imagesPerSecond: 16.0, etaSeconds: 3725, lastCheckpoint: .init(path: "ckpt/step-000100", step: 100, unixTime: 1.8e9),
+        skippedFiles: 2)
+}
+
+@Suite struct ControlRouterTests {
+    let backend = RecordingBackend()
+    var router: ControlRouter { ControlRouter(backend: backend, token: "s3cret") }
+
+    @Test func statusIsTheBackendReportAsJSON() throws {
+        let r = router.handle(HTTPRequest(method: "GET", path: "/status"))
+        #expect(r.status == 200 && r.contentType == "application/json")
+        let decoded = try StatusReport.decode(Data(r.body))
+        #expect(decoded == StatusReport.sample)
+        #expect(String(decoding: r.body, as: UTF8.self).contains("\"images_per_second\":16"))
+    }
+
+    @Test func metricsArePrometheusText() {
+        let r = router.handle(HTTPRequest(method: "GET", path: "/metrics"))
+        #expect(r.status == 200 && r.contentType.hasPrefix("text/plain; version=0.0.4"))
+        #expect(r.body == Array("""
+            # HELP mugs_step Last committed step.
+            # TYPE mugs_step gauge
+            mugs_step 120
+            # HELP mugs_worker_images_per_second Worker throughput, images per second.
+            # TYPE mugs_worker_images_per_second gauge
+            mugs_worker_images_per_second{rank="0",host="127.0.0.1:5600"} 8.1
+            mugs_worker_images_per_second{rank="1",host="127.0.0.1:5601"} 7.9
+
+            """.utf8))
+    }
+
+    @Test func headHasNoBodyAndWrongMethodsAreRefusedWithAllow() {
+        #expect(router.handle(HTTPRequest(method: "HEAD", path: "/status")).body.isEmpty)
+        let post = router.handle(HTTPRequest(method: "POST", path: "/status"))
+        #expect(post.status == 405 && post.extraHeaders.first?.value == "GET, HEAD")
+        let get = router.handle(HTTPRequest(method: "GET", path: "/stop"))
+        #expect(get.status == 405 && get.extraHeaders.first?.value == "POST")
+        #expect(router.handle(HTTPRequest(method: "GET", path: "/nope")).status == 404)
+        #expect(router.handle(HTTPRequest(method: "GET", path: "/")).status == 200)
+    }
+
+    @Test func actionsNeedTheRightToken() {
+        let none = router.handle(HTTPRequest(method: "POST", path: "/checkpoint"))
+        #expect(none.status == 401 && none.extraHeaders.contains { $0.name == "WWW-Authenticate" })
+        for bad in ["Bearer s3cre", "Bearer s3cret2", "Basic s3cret", "s3cret", "Bearer "] {
+            let r = router.handle(HTTPRequest(method: "POST", path: "/checkpoint", headers: [("Authorization", bad)]))
+            #expect(r.status == 403, "\(bad)")
+        }
+        #expect(backend.actions.isEmpty)
+        let ok = router.handle(HTTPRequest(method: "POST", path: "/checkpoint", headers: [("authorization", "Bearer s3cret")]))
+        #expect(ok.status == 202)
+        #expect(String(decoding: ok.body, as: UTF8.self)
+                    == "{\"action\":\"checkpoint\",\"accepted\":true,\"message\":\"checkpoint requested\"}\n")
+        let refused = router.handle(HTTPRequest(method: "POST", path: "/resume", headers: [("Authorization", "Bearer s3cret")]))
+        #expect(refused.status == 409)
+        #expect(backend.actions == [.checkpoint, .resume])
+    }
+
+    @Test func constantTimeEqualityIsEquality() {
+        #expect(ControlRouter.constantTimeEqual(Array("abc".utf8), Array("abc".utf8)))
+        #expect(!ControlRouter.constantTimeEqual(Array("abc".utf8), Array("abd".utf8)))
+        #expect(!ControlRouter.constantTimeEqual(Array("abc".utf8), Array("abcd".utf8)))
+        #expect(!ControlRouter.constantTimeEqual([], Array("a".utf8)))
+    }
+
+    @Test func tableShowsEveryHeadlineNumber() {
+        let t = StatusReport.sample.table()
+        for needle in ["job job-1", "state training", "generation 3", "step 120/9360", "(12.8%)", "global batch 64",
+                       "total 5.5000", "instance 4.1200", "lr 2.500e-04", "16.0 img/s", "ETA 1h02m",
+                       "step 100 at ckpt/step-000100", "skipped unreadable files 2", "workers 2 (min 1)",
+                       "127.0.0.1:5601"] {
+            #expect(t.contains(needle), "missing \(needle) in\n\(t)")
+        }
+        #expect(StatusReport.duration(42) == "42s" && StatusReport.duration(725) == "12m05s")
+    }
+}
