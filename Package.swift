@@ -27,6 +27,14 @@ targets += [
 // MARK: data — dataset sources, decoding, multi-crop augmentation, loader
 
 // MARK: wire + transport — message encoding (pure), ZeroMQ sockets and ring all-reduce
+// RingProbe is a hidden multi-process test/benchmark rank (not a product); TransportTests spawn it.
+targets += [
+    .target(name: "Wire"),
+    .target(name: "Transport", dependencies: ["CZMQ", "Wire"], swiftSettings: native),
+    .executableTarget(name: "RingProbe", dependencies: ["Transport", "Wire"], swiftSettings: native),
+    .testTarget(name: "WireTests", dependencies: ["Wire"]),
+    .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "RingProbe"]),
+]
 
 // MARK: control port — HTTP/1.1 status/metrics/actions server and client (no dependencies)
 targets += [
@@ -37,7 +45,7 @@ targets += [
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [
-    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", argumentParser], swiftSettings: native),
+    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", argumentParser], swiftSettings: native),
 ]
 
 let package = Package(

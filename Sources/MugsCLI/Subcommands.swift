@@ -4,5 +4,7 @@ import ArgumentParser
 extension Mugs {
     static let subcommandList: [ParsableCommand.Type] = [
         Info.self,
+        Status.self,
+        Control.self,
     ]
 }
