@@ -6,5 +6,6 @@ extension Mugs {
         Info.self,
         Status.self,
         Control.self,
+        Config.self,
     ]
 }
