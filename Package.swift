@@ -42,6 +42,12 @@ targets += [
     .testTarget(name: "ControlPortTests", dependencies: ["ControlPort"]),
 ]
 
+// MARK: coordinator core — the coordinator's protocol as a pure state machine (no I/O)
+targets += [
+    .target(name: "CoordinatorCore"),
+    .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"]),
+]
+
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [

@@ -1,0 +1,309 @@
+/// The coordinator's protocol logic as a deterministic state machine (etcd raft style): events in, actions out, time
+/// enters only as `tick(now:)`. It owns membership, ranks and ring order, the generation number, which steps are
+/// planned, which reduced segments have arrived, and when a step may be committed. It never touches sockets, tensors
+/// or files — the service (`mugs-coordinator`) turns actions into messages and state transfers and feeds replies back.
+///
+/// Step numbering: a state "at step k" has had k updates applied; step k is the update computed from that state. A
+/// worker's `cacheStep` is the step its cache is at; `committed` is the coordinator's.
+///
+/// A generation is one ring: a fixed, rank-ordered set of workers. Anything that changes the ring (a join, a leave, a
+/// silent worker, a ring failure, a diverged state hash) ends it: in-flight uncommitted steps are dropped and redone by
+/// the next generation — at most the steps in flight, `lookahead`, and each is redone with the same samples and
+/// randomness because plans and augmentation depend only on the step and the sample index.
+public struct CoordinatorMachine: Sendable {
+    public typealias WorkerID = UInt64
+
+    public struct Settings: Sendable, Equatable {
+        public var minWorkers: Int
+        public var maxWorkers: Int
+        /// Seconds without any message before a worker is declared dead.
+        public var heartbeatTimeout: Double
+        /// Steps planned beyond the committed one: one computing, the rest prefetching.
+        public var lookahead: Int
+        public var totalSteps: Int
+        /// Compare workers' state hashes with the coordinator's every this many steps (0 = never).
+        public var hashCheckEvery: Int
+
+        public init(minWorkers: Int = 1, maxWorkers: Int = 64, heartbeatTimeout: Double = 3, lookahead: Int = 2,
+                    totalSteps: Int, hashCheckEvery: Int = 10) {
+            self.minWorkers = minWorkers; self.maxWorkers = maxWorkers; self.heartbeatTimeout = heartbeatTimeout
+            self.lookahead = lookahead; self.totalSteps = totalSteps; self.hashCheckEvery = hashCheckEvery
+        }
+    }
+
+    public enum Phase: String, Sendable, Equatable {
+        /// Fewer live workers than `minWorkers`.
+        case waiting
+        /// A generation is formed; some members are still receiving the committed state.
+        case syncing
+        case running
+        /// Draining in-flight steps before a new generation (a worker is joining) or a pause/stop.
+        case draining
+        case paused
+        case finished
+    }
+
+    public struct Worker: Sendable, Equatable {
+        public var id: WorkerID
+        public var info: WorkerInfo
+        public var lastHeard: Double
+        public var cacheStep: Int
+        public var joinOrder: Int
+    }
+
+    public let settings: Settings
+    public private(set) var phase: Phase = .waiting
+    public private(set) var generation = 0
+    /// Rank-ordered members of the current generation.
+    public private(set) var ring: [WorkerID] = []
+    public private(set) var workers: [WorkerID: Worker] = [:]
+    public private(set) var committed: Int
+    /// Next step to plan; steps `committed ..< planned` are in flight.
+    public private(set) var planned: Int
+    public private(set) var committing: Int?
+    public private(set) var now: Double = 0
+
+    private var segments: [Int: Set<Int>] = [:]
+    private var workerHashes: [Int: [WorkerID: UInt64]] = [:]
+    private var coordinatorHashes: [Int: UInt64] = [:]
+    private var joinCounter = 0
+    private var pauseRequested = false
+    private var stopRequested = false
+    private var regroupPending = false
+    private var lastFailedPeer: (generation: Int, peer: WorkerID)?
+
+    public init(settings: Settings, committedStep: Int) {
+        precondition(settings.minWorkers >= 1 && settings.maxWorkers >= settings.minWorkers && settings.lookahead >= 1)
+        self.settings = settings
+        committed = committedStep
+        planned = committedStep
+        if committedStep >= settings.totalSteps { phase = .finished }
+    }
+
+    // MARK: events
+
+    public mutating func handle(_ event: CoordinatorEvent) -> [CoordinatorAction] {
+        var out: [CoordinatorAction] = []
+        switch event {
+        case .tick(let t):
+            now = max(now, t)
+            let silent = workers.values.filter { now - $0.lastHeard > settings.heartbeatTimeout }
+            for w in silent.sorted(by: { $0.joinOrder < $1.joinOrder }) {
+                remove(w.id, reason: String(format: "no message for %.1f s (timeout %.1f s)",
+                                            now - w.lastHeard, settings.heartbeatTimeout), evict: true, &out)
+            }
+
+        case .joined(let id, let info, let cacheStep):
+            guard workers[id] == nil else { heard(id); break }
+            guard phase != .finished else { out.append(.evict(id, reason: "the job has finished")); break }
+            if workers.count >= settings.maxWorkers {
+                out.append(.evict(id, reason: "the job already has --max-workers \(settings.maxWorkers) workers"))
+                break
+            }
+            joinCounter += 1
+            workers[id] = Worker(id: id, info: info, lastHeard: now, cacheStep: cacheStep, joinOrder: joinCounter)
+            out.append(.log("worker \(id) joined from \(info.host) (data \(info.dataEndpoint), cache at step \(cacheStep))"))
+            switch phase {
+            case .waiting: regroup(&out)
+            case .paused: regroupPending = true // enters when the job resumes
+            default: requestRegroup(&out) // at the next step boundary
+            }
+
+        case .heard(let id):
+            heard(id)
+
+        case .left(let id, let reason):
+            if workers[id] != nil { remove(id, reason: reason, evict: false, &out) }
+
+        case .stateReceived(let id, let step):
+            guard workers[id] != nil else { break }
+            heard(id)
+            workers[id]!.cacheStep = step
+            if phase == .syncing { startIfSynced(&out) }
+
+        case .stepApplied(let id, let g, let step, let hash):
+            guard workers[id] != nil else { break }
+            heard(id)
+            // The cache advanced whatever the generation (a worker's messages arrive in order, and it aborts an old
+            // generation before loading new state), but only the current ring's hashes are compared.
+            workers[id]!.cacheStep = step + 1
+            guard g == generation, ring.contains(id) else { break }
+            if settings.hashCheckEvery > 0 && (step + 1) % settings.hashCheckEvery == 0 {
+                workerHashes[step + 1, default: [:]][id] = hash
+                checkHashes(step + 1, &out)
+            }
+
+        case .chunkReceived(let id, let g, let step, let segment):
+            heard(id)
+            guard g == generation, (committed ..< planned).contains(step), (0 ..< ring.count).contains(segment) else { break }
+            segments[step, default: []].insert(segment)
+            maybeCommit(&out)
+
+        case .committed(let step, let hash):
+            precondition(committing == step, "committed \(step) but committing \(String(describing: committing))")
+            committing = nil
+            committed = step + 1
+            segments[step] = nil
+            if settings.hashCheckEvery > 0 && committed % settings.hashCheckEvery == 0 {
+                coordinatorHashes[committed] = hash
+                checkHashes(committed, &out)
+            }
+            if committed >= settings.totalSteps {
+                phase = .finished
+                out.append(.finish(reason: "all \(settings.totalSteps) steps committed"))
+                break
+            }
+            afterCommit(&out)
+            maybeCommit(&out)
+
+        case .ringFailed(let id, let g, let step, let peerRank, let reason):
+            heard(id)
+            guard g == generation, phase == .running || phase == .draining else { break }
+            var peer: WorkerID?
+            if let r = peerRank, ring.indices.contains(r) { peer = ring[r] }
+            out.append(.log("generation \(g) step \(step): rank \(ring.firstIndex(of: id) ?? -1) reports ring failure: \(reason)"))
+            // A peer named twice in a row by ring failures is evicted even if it still heartbeats (e.g. its data port is
+            // unreachable while its control connection works).
+            if let p = peer, let last = lastFailedPeer, last.peer == p, last.generation == g - 1 {
+                remove(p, reason: "ring failures in two consecutive generations", evict: true, &out)
+            } else {
+                if let p = peer { lastFailedPeer = (g, p) }
+                endGeneration(reason: "ring failure", &out)
+            }
+
+        case .pauseRequested:
+            guard phase != .finished else { break }
+            pauseRequested = true
+            out.append(.log("pause requested: finishing in-flight steps"))
+            if committing == nil && planned == committed && phase != .waiting { phase = .paused; out.append(.paused) }
+            else if phase == .running || phase == .syncing { phase = .draining }
+
+        case .resumeRequested:
+            guard pauseRequested || phase == .paused else { break }
+            pauseRequested = false
+            out.append(.log("resumed"))
+            if phase == .paused {
+                if regroupPending || ring.isEmpty { regroup(&out) } else { phase = .running; planAhead(&out) }
+            } else if phase == .draining && !regroupPending && !stopRequested {
+                phase = .running
+                planAhead(&out)
+            }
+
+        case .stopRequested:
+            guard phase != .finished else { break }
+            stopRequested = true
+            out.append(.log("stop requested: finishing in-flight steps"))
+            if committing == nil && planned == committed { phase = .finished; out.append(.finish(reason: "stop requested")) }
+            else { phase = .draining }
+        }
+        return out
+    }
+
+    // MARK: internals
+
+    private mutating func heard(_ id: WorkerID) {
+        if workers[id] != nil { workers[id]!.lastHeard = now }
+    }
+
+    private mutating func remove(_ id: WorkerID, reason: String, evict: Bool, _ out: inout [CoordinatorAction]) {
+        guard workers.removeValue(forKey: id) != nil else { return }
+        if evict { out.append(.evict(id, reason: reason)) }
+        out.append(.log("worker \(id) left: \(reason)"))
+        if ring.contains(id) { endGeneration(reason: "worker \(id) left", &out) }
+    }
+
+    /// Ends the current generation: in-flight steps are dropped, members are told to abort.
+    private mutating func endGeneration(reason: String, _ out: inout [CoordinatorAction]) {
+        if !ring.isEmpty { out.append(.abortGeneration(generation: generation, reason: reason)) }
+        ring = []
+        // A commit already under way completes (the coordinator holds every segment); later steps are redone.
+        planned = committing.map { $0 + 1 } ?? committed
+        for s in Array(segments.keys) where s >= planned { segments[s] = nil }
+        if committing == nil { regroup(&out) } else { regroupPending = true; phase = .draining }
+    }
+
+    private mutating func requestRegroup(_ out: inout [CoordinatorAction]) {
+        regroupPending = true
+        if committing == nil && planned == committed { regroup(&out) }
+        else if phase == .running { phase = .draining }
+    }
+
+    /// Forms a new generation from the live workers at the committed step.
+    private mutating func regroup(_ out: inout [CoordinatorAction]) {
+        regroupPending = false
+        guard !stopRequested else { phase = .finished; out.append(.finish(reason: "stop requested")); return }
+        if !ring.isEmpty { out.append(.abortGeneration(generation: generation, reason: "ring re-formed")) }
+        // Ranks follow join order, so a re-formed ring keeps the survivors' relative order.
+        let members = workers.values.sorted { $0.joinOrder < $1.joinOrder }.prefix(settings.maxWorkers).map(\.id)
+        ring = []
+        planned = committed
+        guard members.count >= settings.minWorkers else {
+            if phase != .waiting {
+                out.append(.log("waiting: \(members.count) live worker(s), --min-workers is \(settings.minWorkers)"))
+            }
+            phase = .waiting
+            return
+        }
+        if pauseRequested { phase = .paused; out.append(.paused); return }
+        generation += 1
+        ring = Array(members)
+        out.append(.startGeneration(generation: generation, ring: ring, firstStep: committed))
+        for id in ring where workers[id]!.cacheStep != committed {
+            out.append(.sendState(to: id, step: committed))
+        }
+        phase = .syncing
+        startIfSynced(&out)
+    }
+
+    private mutating func startIfSynced(_ out: inout [CoordinatorAction]) {
+        guard ring.allSatisfy({ workers[$0]?.cacheStep == committed }) else { return }
+        phase = .running
+        planAhead(&out)
+    }
+
+    private mutating func afterCommit(_ out: inout [CoordinatorAction]) {
+        switch phase {
+        case .running:
+            planAhead(&out)
+        case .draining where planned == committed:
+            if stopRequested { phase = .finished; out.append(.finish(reason: "stop requested")) }
+            else if regroupPending { regroup(&out) } // regroup pauses instead if a pause is pending
+            else if pauseRequested { phase = .paused; out.append(.paused) }
+            else { phase = .running; planAhead(&out) }
+        default:
+            break
+        }
+    }
+
+    /// Keeps `lookahead` steps in flight, telling every rank its share.
+    private mutating func planAhead(_ out: inout [CoordinatorAction]) {
+        while planned < committed + settings.lookahead && planned < settings.totalSteps {
+            for (rank, id) in ring.enumerated() {
+                out.append(.sendPlan(to: id, generation: generation, step: planned, rank: rank, worldSize: ring.count))
+            }
+            planned += 1
+        }
+    }
+
+    /// Steps commit in order, one at a time, once every rank's reduced segment has arrived.
+    private mutating func maybeCommit(_ out: inout [CoordinatorAction]) {
+        guard committing == nil, committed < planned, segments[committed]?.count == ring.count else { return }
+        committing = committed
+        out.append(.commit(generation: generation, step: committed))
+    }
+
+    private mutating func checkHashes(_ step: Int, _ out: inout [CoordinatorAction]) {
+        guard let mine = coordinatorHashes[step], let theirs = workerHashes[step] else { return }
+        for (id, h) in theirs.sorted(by: { $0.key < $1.key }) where h != mine {
+            out.append(.log(String(format: "worker %llu state hash at step %d differs (%016llx vs %016llx): resyncing",
+                                   id, step, h, mine)))
+            workers[id]?.cacheStep = -1
+            if ring.contains(id) { requestRegroup(&out) }
+        }
+        workerHashes[step] = nil
+        for s in Array(workerHashes.keys) where s < step { workerHashes[s] = nil }
+        for s in Array(coordinatorHashes.keys) where s < step { coordinatorHashes[s] = nil }
+    }
+}
+
+import Foundation
