@@ -18,12 +18,25 @@ public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Flo
 /// dInp += dOut · gelu'(inp), with gelu'(x) = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π).
 public func geluBackward(dInp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>,
                          count: Int, pool: ComputePool) {
+    geluBackward(dInp: dInp, dOut: dOut, inp: inp, count: count, accumulate: true, pool: pool)
+}
+
+/// `geluBackward` that overwrites dInp when `accumulate` is false.
+func geluBackward(dInp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                  count: Int, accumulate: Bool, pool: ComputePool) {
     pool.parallelFor(count, minChunk: 4096) { r in
-        for i in r {
-            let x = inp[i]
-            let cdf = 0.5 * (1 + fastErf(x * invSqrt2))
-            let pdf = invSqrt2Pi * fastExp(-0.5 * x * x)
-            dInp[i] = dInp[i].addingProduct(dOut[i], cdf.addingProduct(x, pdf))
+        if accumulate {
+            for i in r { dInp[i] = dInp[i].addingProduct(dOut[i], geluDerivative(inp[i])) }
+        } else {
+            for i in r { dInp[i] = dOut[i] * geluDerivative(inp[i]) }
         }
     }
+}
+
+/// gelu'(x) = Φ(x) + x·φ(x).
+@inline(__always)
+func geluDerivative(_ x: Float) -> Float {
+    let cdf = 0.5 * (1 + fastErf(x * invSqrt2))
+    let pdf = invSqrt2Pi * fastExp(-0.5 * x * x)
+    return cdf.addingProduct(x, pdf)
 }

@@ -24,9 +24,20 @@ public func linearBackward(dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMu
                            dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                            inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int,
                            pool: ComputePool) {
+    linearBackward(dInp: dInp, dWeight: dWeight, dBias: dBias, dOut: dOut, inp: inp, weight: weight, N: N, C: C,
+                   OC: OC, accumulateInput: true, pool: pool)
+}
+
+/// `linearBackward` that overwrites dInp instead of accumulating when `accumulateInput` is false (saves zeroing
+/// a fresh buffer). dWeight and dBias always accumulate.
+func linearBackward(dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
+                    dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
+                    inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int,
+                    accumulateInput: Bool, pool: ComputePool) {
     if let dInp {
-        // dInp(N,C) += dOut(N,OC) · W(OC,C)
-        BLAS.sgemm(M: N, N: C, K: OC, A: dOut, lda: OC, B: weight, ldb: C, beta: 1, C: dInp, ldc: C)
+        // dInp(N,C) (+)= dOut(N,OC) · W(OC,C)
+        BLAS.sgemm(M: N, N: C, K: OC, A: dOut, lda: OC, B: weight, ldb: C, beta: accumulateInput ? 1 : 0, C: dInp,
+                   ldc: C)
     }
     if let dWeight {
         // dW(OC,C) += dOutᵀ(OC,N) · inp(N,C)

@@ -1,0 +1,89 @@
+/// Multi-head self-attention core (timm `Attention` between its qkv and proj Linears), per sample and head:
+/// S = scale · Q·Kᵀ, P = softmax(S) (rows), O = P·V, with scale = D^−½ and D = C/H.
+///
+/// Layout as timm reshapes it: qkv (B, T, 3, H, D) — row t of sample b holds [q | k | v], each [H, D]; the
+/// output O is written as (B, T, H, D) = (B, T, C), ready for the proj Linear. The probabilities P (B, H, T, T)
+/// are kept for the backward.
+///
+/// The (b, h) pairs are split across the pool's threads, each running single-threaded sgemms on strided views
+/// (lda = 3C), so no packing copies are made. OpenBLAS is switched to one thread for the duration and back to
+/// `pool.threads` afterwards (the two pool threads already keep both cores busy).
+
+/// out(B,T,C) = attention(qkv(B,T,3C)); probs(B,H,T,T) saved.
+public func attentionForward(out: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                             qkv: UnsafePointer<Float>, B: Int, T: Int, C: Int, H: Int, pool: ComputePool) {
+    let D = C / H, ld = 3 * C
+    let scale = 1 / Float(D).squareRoot()
+    forEachSampleHead(B * H, pool: pool) { bh, _ in
+        let b = bh / H, h = bh % H
+        let q = qkv + b * T * ld + h * D, k = q + C, v = q + 2 * C
+        let p = probs + bh * T * T
+        // S(T,T) = scale · Q(T,D) · Kᵀ(D,T)
+        BLAS.sgemm(transB: true, M: T, N: T, K: D, alpha: scale, A: q, lda: ld, B: k, ldb: ld, C: p, ldc: T)
+        for t in 0 ..< T { softmaxRow(p + t * T, count: T) }
+        // O(T,D) = P(T,T) · V(T,D), written into out(b, ·, h·D ..< (h+1)·D)
+        BLAS.sgemm(M: T, N: D, K: T, A: p, lda: T, B: v, ldb: ld, C: out + b * T * C + h * D, ldc: C)
+    }
+}
+
+/// Backward of `attentionForward`; accumulates into dQKV(B,T,3C) (overwrites it when `accumulate` is false).
+/// `scratch` holds pool.threads × T·T floats.
+///
+/// dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P ⊙ (dP − rowsum(dP ⊙ P)) · scale, dQ += dS·K, dK += dSᵀ·Q.
+public func attentionBackward(dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                              dOut: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probs: UnsafePointer<Float>,
+                              B: Int, T: Int, C: Int, H: Int, accumulate: Bool = true, pool: ComputePool) {
+    let D = C / H, ld = 3 * C
+    let beta: Float = accumulate ? 1 : 0
+    let scale = 1 / Float(D).squareRoot()
+    forEachSampleHead(B * H, pool: pool) { bh, thread in
+        let b = bh / H, h = bh % H
+        let q = qkv + b * T * ld + h * D, k = q + C, v = q + 2 * C
+        let dq = dQKV + b * T * ld + h * D, dk = dq + C, dv = dq + 2 * C
+        let p = probs + bh * T * T
+        let dO = dOut + b * T * C + h * D
+        let dS = scratch + thread * T * T
+        // dP(T,T) = dO(T,D) · Vᵀ(D,T)
+        BLAS.sgemm(transB: true, M: T, N: T, K: D, A: dO, lda: C, B: v, ldb: ld, C: dS, ldc: T)
+        // dV(T,D) += Pᵀ(T,T) · dO(T,D)
+        BLAS.sgemm(transA: true, M: T, N: D, K: T, A: p, lda: T, B: dO, ldb: C, beta: beta, C: dv, ldc: ld)
+        for t in 0 ..< T { softmaxBackwardRow(dS + t * T, probs: p + t * T, count: T, scale: scale) }
+        // dQ(T,D) += dS(T,T) · K(T,D)
+        BLAS.sgemm(M: T, N: D, K: T, A: dS, lda: T, B: k, ldb: ld, beta: beta, C: dq, ldc: ld)
+        // dK(T,D) += dSᵀ(T,T) · Q(T,D)
+        BLAS.sgemm(transA: true, M: T, N: D, K: T, A: dS, lda: T, B: q, ldb: ld, beta: beta, C: dk, ldc: ld)
+    }
+}
+
+/// Runs `body(item, thread)` for items 0..<count, split into pool.threads contiguous runs, with OpenBLAS on one
+/// thread meanwhile. `thread` indexes per-thread scratch.
+@inline(__always)
+private func forEachSampleHead(_ count: Int, pool: ComputePool, _ body: (Int, Int) -> Void) {
+    let threads = min(pool.threads, count)
+    if threads > 1 { BLAS.setThreads(1) }
+    pool.parallelFor(threads) { r in
+        for thread in r {
+            for item in count * thread / threads ..< count * (thread + 1) / threads { body(item, thread) }
+        }
+    }
+    if threads > 1 { BLAS.setThreads(pool.threads) }
+}
+
+/// In place: x ← softmax(x), subtracting the row maximum first.
+@inline(__always)
+func softmaxRow(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    var m = -Float.greatestFiniteMagnitude
+    for i in 0 ..< count { m = max(m, x[i]) }
+    var s: Float = 0
+    for i in 0 ..< count { let e = fastExp(x[i] - m); x[i] = e; s += e }
+    let inv = 1 / s
+    for i in 0 ..< count { x[i] *= inv }
+}
+
+/// In place: g ← scale · p ⊙ (g − Σ g⊙p), the softmax backward folded with the score scale.
+@inline(__always)
+func softmaxBackwardRow(_ g: UnsafeMutablePointer<Float>, probs p: UnsafePointer<Float>, count: Int, scale: Float) {
+    var s: Float = 0
+    for i in 0 ..< count { s = s.addingProduct(g[i], p[i]) }
+    for i in 0 ..< count { g[i] = scale * p[i] * (g[i] - s) }
+}

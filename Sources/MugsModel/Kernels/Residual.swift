@@ -1,0 +1,44 @@
+/// Residual connection with per-sample stochastic depth (timm `DropPath`): out = inp + s_b · branch, where
+/// s_b = keep_b / keep_prob (0 for a dropped sample, 1/keep_prob for a kept one) or 1 without drop path.
+
+/// out(B,R) = inp(B,R) + scale(B) ⊙ branch(B,R) per sample b, R values per sample; scale nil means 1.
+public func residualForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                            branch: UnsafePointer<Float>, sampleScale: UnsafePointer<Float>?, B: Int, R: Int,
+                            pool: ComputePool) {
+    pool.parallelFor(B * R, minChunk: 8192) { r in
+        if let sampleScale {
+            var i = r.lowerBound
+            while i < r.upperBound {
+                let b = i / R, end = min(r.upperBound, (b + 1) * R), s = sampleScale[b]
+                for j in i ..< end { out[j] = inp[j].addingProduct(s, branch[j]) }
+                i = end
+            }
+        } else {
+            for j in r { out[j] = inp[j] + branch[j] }
+        }
+    }
+}
+
+/// dBranch(B,R) = scale(B) ⊙ dOut(B,R) (overwrites); the identity path's gradient is dOut itself.
+public func residualBranchBackward(dBranch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                                   sampleScale: UnsafePointer<Float>?, B: Int, R: Int, pool: ComputePool) {
+    pool.parallelFor(B * R, minChunk: 8192) { r in
+        if let sampleScale {
+            var i = r.lowerBound
+            while i < r.upperBound {
+                let b = i / R, end = min(r.upperBound, (b + 1) * R), s = sampleScale[b]
+                for j in i ..< end { dBranch[j] = s * dOut[j] }
+                i = end
+            }
+        } else {
+            (dBranch + r.lowerBound).update(from: dOut + r.lowerBound, count: r.count)
+        }
+    }
+}
+
+/// y(n) += x(n), split across threads.
+public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, pool: ComputePool) {
+    pool.parallelFor(count, minChunk: 8192) { r in
+        for i in r { y[i] += x[i] }
+    }
+}
