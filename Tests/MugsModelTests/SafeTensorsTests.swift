@@ -20,7 +20,34 @@ func makeTemporaryDirectory(_ tag: String) -> String {
     return dir
 }
 
+/// Path of a committed fixture file (Tests/MugsModelTests/Fixtures, copied into the test bundle).
+func fixturePath(_ name: String) -> String {
+    guard let url = Bundle.module.url(forResource: name, withExtension: nil, subdirectory: "Fixtures") else {
+        fatalError("fixture \(name) is not in the test bundle; regenerate with tools/make_vit_fixtures.py")
+    }
+    return url.path
+}
+
 @Suite struct SafeTensorsTests {
+    /// A file written by the `safetensors` Python package: F16/BF16 specials decode to the exact values that
+    /// PyTorch's own conversion gives (stored beside them as F32).
+    @Test func readsFilesWrittenByThePythonPackage() throws {
+        let f = try SafeTensors.read(path: fixturePath("safetensors_interop.safetensors"))
+        #expect(f.metadata["generator"] == "tools/make_vit_fixtures.py")
+        #expect(f.dtype(of: "f16.values") == .f16 && f.dtype(of: "bf16.values") == .bf16)
+        for (tag, expected) in [("f32", "expected.f32"), ("f16", "expected.f16"), ("bf16", "expected.bf16"),
+                                ("bf16.subnormal", "expected.bf16.subnormal")] {
+            let name = tag.contains(".") ? tag : "\(tag).values"
+            let got = try f.tensor(name), want = try f.tensor(expected)
+            #expect(got.shape == want.shape)
+            for (g, w) in zip(got.data, want.data) {
+                #expect(g.bitPattern == w.bitPattern || (g.isNaN && w.isNaN), "\(name): \(g) vs \(w)")
+            }
+        }
+        #expect(try f.tensor("f32.scalar") == HostTensor(shape: [], data: [3.25]))
+        #expect(try f.tensor("f32.empty").shape == [0, 3])
+    }
+
     @Test func roundTripThroughAFile() throws {
         let dir = makeTemporaryDirectory("st")
         defer { try? FileManager.default.removeItem(atPath: dir) }
