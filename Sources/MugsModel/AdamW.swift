@@ -48,13 +48,21 @@ public final class AdamW: @unchecked Sendable {
     /// One AdamW step on every tensor for which `hasGradient(index)` is true.
     public func step(params: ParameterBuffer, grads: ParameterBuffer, groups: ParameterGroups, lr: Double,
                      weightDecay: Double, patchEmbedLrMult: Double, hasGradient: (Int) -> Bool) {
-        precondition(params.layout.count == layout.count && grads.layout.count == layout.count, "layout mismatch")
+        precondition(grads.layout.count == layout.count, "layout mismatch")
+        step(params: params, grads: UnsafePointer(grads.base), groups: groups, lr: lr, weightDecay: weightDecay,
+             patchEmbedLrMult: patchEmbedLrMult, hasGradient: hasGradient)
+    }
+
+    /// The same with gradients laid out like the parameters at `grads` (e.g. a fused buffer's gradient segment).
+    public func step(params: ParameterBuffer, grads: UnsafePointer<Float>, groups: ParameterGroups, lr: Double,
+                     weightDecay: Double, patchEmbedLrMult: Double, hasGradient: (Int) -> Bool) {
+        precondition(params.layout.count == layout.count, "layout mismatch")
         for i in 0 ..< layout.specs.count where hasGradient(i) {
             let h = AdamW.hyper(rule: groups.rules[i], lr: lr, weightDecay: weightDecay,
                                 patchEmbedLrMult: patchEmbedLrMult)
             steps[i] += 1
             let offset = layout.offsets[i], n = layout.specs[i].count
-            update(p: params.base + offset, g: grads.base + offset, m: expAvg.base + offset,
+            update(p: params.base + offset, g: grads + offset, m: expAvg.base + offset,
                    v: expAvgSq.base + offset, count: n, step: steps[i], hyper: h)
         }
     }

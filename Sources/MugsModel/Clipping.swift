@@ -25,11 +25,17 @@ public enum Clipping {
     /// (0 for tensors without a gradient). `clip` ≤ 0 disables clipping (the reference's `if args.clip_grad`).
     @discardableResult
     public static func clip(_ grads: ParameterBuffer, clip: Double, hasGradient: (Int) -> Bool) -> [Float] {
-        let layout = grads.layout
+        self.clip(grads.base, layout: grads.layout, clip: clip, hasGradient: hasGradient)
+    }
+
+    /// The same over gradients laid out by `layout` at `base` (e.g. the gradient segment of a fused buffer).
+    @discardableResult
+    public static func clip(_ base: UnsafeMutablePointer<Float>, layout: ParameterLayout, clip: Double,
+                            hasGradient: (Int) -> Bool) -> [Float] {
         var norms = [Float](repeating: 0, count: layout.specs.count)
         guard clip > 0 else { return norms }
         for i in 0 ..< layout.specs.count where hasGradient(i) {
-            let g = grads.base + layout.offsets[i], n = layout.specs[i].count
+            let g = base + layout.offsets[i], n = layout.specs[i].count
             norms[i] = norm(g, count: n)
             if let coef = coefficient(norm: norms[i], clip: clip) {
                 for j in 0 ..< n { g[j] = g[j] * coef }
