@@ -7,5 +7,6 @@ extension Mugs {
         Status.self,
         Control.self,
         Config.self,
+        Bench.self,
     ]
 }

@@ -51,15 +51,17 @@ public struct VisionTransformer: Sendable {
         // patches(B·Np, C) = im2col(images) · Wᵀ + b
         patchEmbedForward(tokens: a.patchTokens.pointer, cols: a.cols.pointer, images: images, weight: p + patchW,
                           bias: p + patchB, geometry: a.geometry, C: C, pool: pool)
-        a.interpolation.forward(out: a.position.pointer, pos: p + posEmbed, C: C)
         // embedded(b, 0) = cls + pos(0);  embedded(b, 1+i) = patches(b·Np + i) + pos(1+i)
         let emb = a.embedded.pointer, pos = a.position.pointer, patches = a.patchTokens.pointer, cls = p + clsToken
-        pool.parallelFor(a.B * T, minChunk: 32) { r in
-            for row in r {
-                let b = row / T, t = row % T
-                let src = t == 0 ? cls : UnsafePointer(patches + (b * Np + t - 1) * C)
-                let dst = emb + row * C, ps = pos + t * C
-                for c in 0 ..< C { dst[c] = src[c] + ps[c] }
+        KernelProfile.measure(.embedding) {
+            a.interpolation.forward(out: pos, pos: p + posEmbed, C: C)
+            pool.parallelFor(a.B * T, minChunk: 32) { r in
+                for row in r {
+                    let b = row / T, t = row % T
+                    let src = t == 0 ? cls : UnsafePointer(patches + (b * Np + t - 1) * C)
+                    let dst = emb + row * C, ps = pos + t * C
+                    for c in 0 ..< C { dst[c] = src[c] + ps[c] }
+                }
             }
         }
         var x = UnsafePointer(emb)
@@ -85,10 +87,12 @@ public struct VisionTransformer: Sendable {
         let p = UnsafePointer(params.base), g = grads.base, C = config.embedDim, T = a.T, N = a.B * T
         let Np = a.geometry.Np
         var dCur = a.dTokensA.pointer, dNext = a.dTokensB.pointer
-        if let dPreNorm {
-            dCur.update(from: dPreNorm, count: N * C)
-        } else {
-            dCur.update(repeating: 0, count: N * C)
+        KernelProfile.measure(.residual) {
+            if let dPreNorm {
+                dCur.update(from: dPreNorm, count: N * C)
+            } else {
+                dCur.update(repeating: 0, count: N * C)
+            }
         }
         if let dOutput {
             layerNormBackward(dInp: dCur, dWeight: g + normW, dBias: g + normB, dOut: dOutput, inp: a.preNorm,
@@ -97,21 +101,23 @@ public struct VisionTransformer: Sendable {
         }
         for l in stride(from: blocks.count - 1, through: 0, by: -1) {
             let inp = l == 0 ? a.embedded.pointer : a.blocks[l - 1].output.pointer
-            dNext.update(repeating: 0, count: N * C)
+            KernelProfile.measure(.residual) { dNext.update(repeating: 0, count: N * C) }
             blocks[l].backward(dInp: dNext, dOut: dCur, inp: inp, params: p, grads: g, acts: a.blocks[l],
                                scratch: a.scratch, attnScale: a.scales(block: l, branch: 0, config: config),
                                mlpScale: a.scales(block: l, branch: 1, config: config), pool: pool)
             swap(&dCur, &dNext)
         }
         // dPosition(T, C) = Σ_b dEmbedded(b); pos_embed += resizeᵀ(dPosition); cls_token += dPosition(0)
-        a.dPosition.zero()
-        columnSums(into: a.dPosition.pointer, rows: dCur, N: a.B, C: T * C, pool: pool)
-        a.interpolation.backward(dPos: g + posEmbed, dOut: a.dPosition.pointer, C: C)
-        for c in 0 ..< C { g[clsToken + c] += a.dPosition.pointer[c] }
-        // dPatches(b·Np + i) = dEmbedded(b, 1 + i)
         let dPatches = a.dPatchTokens.pointer, dEmb = dCur
-        pool.parallelFor(a.B, minChunk: 1) { r in
-            for b in r { (dPatches + b * Np * C).update(from: dEmb + (b * T + 1) * C, count: Np * C) }
+        KernelProfile.measure(.embedding) {
+            a.dPosition.zero()
+            columnSums(into: a.dPosition.pointer, rows: dEmb, N: a.B, C: T * C, pool: pool)
+            a.interpolation.backward(dPos: g + posEmbed, dOut: a.dPosition.pointer, C: C)
+            for c in 0 ..< C { g[clsToken + c] += a.dPosition.pointer[c] }
+            // dPatches(b·Np + i) = dEmbedded(b, 1 + i)
+            pool.parallelFor(a.B, minChunk: 1) { r in
+                for b in r { (dPatches + b * Np * C).update(from: dEmb + (b * T + 1) * C, count: Np * C) }
+            }
         }
         patchEmbedBackward(dImages: dImages, dCols: dImages == nil ? nil : a.dColsStorage().pointer,
                            dWeight: g + patchW, dBias: g + patchB, dTokens: dPatches, cols: a.cols.pointer,

@@ -98,7 +98,7 @@ public struct TransformerBlock: Sendable {
         linearBackward(dInp: s.dNormed.pointer, dWeight: g + fc1W, dBias: g + fc1B, dOut: s.dPreAct.pointer,
                        inp: a.ln2.pointer, weight: p + fc1W, N: N, C: C, OC: F, accumulateInput: false, pool: pool)
         // dx1 = dOut (identity path) + norm2ᵀ(dNormed)
-        s.dx1.pointer.update(from: dOut, count: N * C)
+        KernelProfile.measure(.residual) { s.dx1.pointer.update(from: dOut, count: N * C) }
         layerNormBackward(dInp: s.dx1.pointer, dWeight: g + ln2W, dBias: g + ln2B, dOut: s.dNormed.pointer,
                           inp: a.x1.pointer, weight: p + ln2W, mean: a.mean2.pointer, rstd: a.rstd2.pointer, N: N,
                           C: C, pool: pool)

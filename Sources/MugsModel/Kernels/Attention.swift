@@ -14,15 +14,19 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, probs: UnsafeMuta
                              qkv: UnsafePointer<Float>, B: Int, T: Int, C: Int, H: Int, pool: ComputePool) {
     let D = C / H, ld = 3 * C
     let scale = 1 / Float(D).squareRoot()
-    forEachSampleHead(B * H, pool: pool) { bh, _ in
+    forEachSampleHead(B * H, pool: pool) { bh, _, gemm in
         let b = bh / H, h = bh % H
         let q = qkv + b * T * ld + h * D, k = q + C, v = q + 2 * C
         let p = probs + bh * T * T
-        // S(T,T) = scale · Q(T,D) · Kᵀ(D,T)
-        BLAS.sgemm(transB: true, M: T, N: T, K: D, alpha: scale, A: q, lda: ld, B: k, ldb: ld, C: p, ldc: T)
+        gemm {
+            // S(T,T) = scale · Q(T,D) · Kᵀ(D,T)
+            BLAS.sgemm(transB: true, M: T, N: T, K: D, alpha: scale, A: q, lda: ld, B: k, ldb: ld, C: p, ldc: T)
+        }
         for t in 0 ..< T { softmaxRow(p + t * T, count: T) }
-        // O(T,D) = P(T,T) · V(T,D), written into out(b, ·, h·D ..< (h+1)·D)
-        BLAS.sgemm(M: T, N: D, K: T, A: p, lda: T, B: v, ldb: ld, C: out + b * T * C + h * D, ldc: C)
+        gemm {
+            // O(T,D) = P(T,T) · V(T,D), written into out(b, ·, h·D ..< (h+1)·D)
+            BLAS.sgemm(M: T, N: D, K: T, A: p, lda: T, B: v, ldb: ld, C: out + b * T * C + h * D, ldc: C)
+        }
     }
 }
 
@@ -36,37 +40,66 @@ public func attentionBackward(dQKV: UnsafeMutablePointer<Float>, scratch: Unsafe
     let D = C / H, ld = 3 * C
     let beta: Float = accumulate ? 1 : 0
     let scale = 1 / Float(D).squareRoot()
-    forEachSampleHead(B * H, pool: pool) { bh, thread in
+    forEachSampleHead(B * H, pool: pool) { bh, thread, gemm in
         let b = bh / H, h = bh % H
         let q = qkv + b * T * ld + h * D, k = q + C, v = q + 2 * C
         let dq = dQKV + b * T * ld + h * D, dk = dq + C, dv = dq + 2 * C
         let p = probs + bh * T * T
         let dO = dOut + b * T * C + h * D
         let dS = scratch + thread * T * T
-        // dP(T,T) = dO(T,D) · Vᵀ(D,T)
-        BLAS.sgemm(transB: true, M: T, N: T, K: D, A: dO, lda: C, B: v, ldb: ld, C: dS, ldc: T)
-        // dV(T,D) += Pᵀ(T,T) · dO(T,D)
-        BLAS.sgemm(transA: true, M: T, N: D, K: T, A: p, lda: T, B: dO, ldb: C, beta: beta, C: dv, ldc: ld)
+        gemm {
+            // dP(T,T) = dO(T,D) · Vᵀ(D,T)
+            BLAS.sgemm(transB: true, M: T, N: T, K: D, A: dO, lda: C, B: v, ldb: ld, C: dS, ldc: T)
+            // dV(T,D) += Pᵀ(T,T) · dO(T,D)
+            BLAS.sgemm(transA: true, M: T, N: D, K: T, A: p, lda: T, B: dO, ldb: C, beta: beta, C: dv, ldc: ld)
+        }
         for t in 0 ..< T { softmaxBackwardRow(dS + t * T, probs: p + t * T, count: T, scale: scale) }
-        // dQ(T,D) += dS(T,T) · K(T,D)
-        BLAS.sgemm(M: T, N: D, K: T, A: dS, lda: T, B: k, ldb: ld, beta: beta, C: dq, ldc: ld)
-        // dK(T,D) += dSᵀ(T,T) · Q(T,D)
-        BLAS.sgemm(transA: true, M: T, N: D, K: T, A: dS, lda: T, B: q, ldb: ld, beta: beta, C: dk, ldc: ld)
+        gemm {
+            // dQ(T,D) += dS(T,T) · K(T,D)
+            BLAS.sgemm(M: T, N: D, K: T, A: dS, lda: T, B: k, ldb: ld, beta: beta, C: dq, ldc: ld)
+            // dK(T,D) += dSᵀ(T,T) · Q(T,D)
+            BLAS.sgemm(transA: true, M: T, N: D, K: T, A: dS, lda: T, B: q, ldb: ld, beta: beta, C: dk, ldc: ld)
+        }
     }
 }
 
-/// Runs `body(item, thread)` for items 0..<count, split into pool.threads contiguous runs, with OpenBLAS on one
-/// thread meanwhile. `thread` indexes per-thread scratch.
+/// Runs `body(item, thread, gemm)` for items 0..<count, split into pool.threads contiguous runs, with OpenBLAS on
+/// one thread meanwhile. `thread` indexes per-thread scratch; the body wraps its sgemm calls in `gemm { }`.
+///
+/// Profiling (KernelProfile.enabled): the region's wall time is split between sgemm and softmax in the proportion
+/// thread 0 measured for itself (all threads do the same work).
 @inline(__always)
-private func forEachSampleHead(_ count: Int, pool: ComputePool, _ body: (Int, Int) -> Void) {
+private func forEachSampleHead(_ count: Int, pool: ComputePool,
+                               _ body: (Int, Int, (() -> Void) -> Void) -> Void) {
     let threads = min(pool.threads, count)
+    let profiling = KernelProfile.enabled
+    let t0 = profiling ? KernelProfile.now() : 0
+    var gemmSeconds0 = 0.0, totalSeconds0 = 0.0
     if threads > 1 { BLAS.setThreads(1) }
     pool.parallelFor(threads) { r in
         for thread in r {
-            for item in count * thread / threads ..< count * (thread + 1) / threads { body(item, thread) }
+            let timed = profiling && thread == 0
+            let start = timed ? KernelProfile.now() : 0
+            for item in count * thread / threads ..< count * (thread + 1) / threads {
+                body(item, thread) { gemm in
+                    if timed {
+                        let g0 = KernelProfile.now()
+                        gemm()
+                        gemmSeconds0 += KernelProfile.now() - g0
+                    } else {
+                        gemm()
+                    }
+                }
+            }
+            if timed { totalSeconds0 = KernelProfile.now() - start }
         }
     }
     if threads > 1 { BLAS.setThreads(pool.threads) }
+    if profiling {
+        let wall = KernelProfile.now() - t0, share = totalSeconds0 > 0 ? gemmSeconds0 / totalSeconds0 : 1
+        KernelProfile.add(.attentionGemm, wall * share)
+        KernelProfile.add(.softmax, wall * (1 - share))
+    }
 }
 
 /// In place: x ← softmax(x), subtracting the row maximum first.

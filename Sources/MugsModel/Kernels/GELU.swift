@@ -7,10 +7,12 @@ private let invSqrt2Pi: Float = 0.398_942_280_401_432_7
 
 /// out = gelu(inp), elementwise over `count` values.
 public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int, pool: ComputePool) {
-    pool.parallelFor(count, minChunk: 4096) { r in
-        for i in r {
-            let x = inp[i]
-            out[i] = 0.5 * x * (1 + fastErf(x * invSqrt2))
+    KernelProfile.measure(.gelu) {
+        pool.parallelFor(count, minChunk: 4096) { r in
+            for i in r {
+                let x = inp[i]
+                out[i] = 0.5 * x * (1 + fastErf(x * invSqrt2))
+            }
         }
     }
 }
@@ -24,11 +26,13 @@ public func geluBackward(dInp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<
 /// `geluBackward` that overwrites dInp when `accumulate` is false.
 func geluBackward(dInp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>,
                   count: Int, accumulate: Bool, pool: ComputePool) {
-    pool.parallelFor(count, minChunk: 4096) { r in
-        if accumulate {
-            for i in r { dInp[i] = dInp[i].addingProduct(dOut[i], geluDerivative(inp[i])) }
-        } else {
-            for i in r { dInp[i] = dOut[i] * geluDerivative(inp[i]) }
+    KernelProfile.measure(.gelu) {
+        pool.parallelFor(count, minChunk: 4096) { r in
+            if accumulate {
+                for i in r { dInp[i] = dInp[i].addingProduct(dOut[i], geluDerivative(inp[i])) }
+            } else {
+                for i in r { dInp[i] = dOut[i] * geluDerivative(inp[i]) }
+            }
         }
     }
 }

@@ -9,6 +9,16 @@ public func layerNormForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutab
                              rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                              weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, N: Int, C: Int, eps: Float,
                              pool: ComputePool) {
+    KernelProfile.measure(.layerNorm) {
+        layerNormRows(out: out, mean: mean, rstd: rstd, inp: inp, weight: weight, bias: bias, N: N, C: C, eps: eps,
+                      pool: pool)
+    }
+}
+
+private func layerNormRows(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                           rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, N: Int, C: Int, eps: Float,
+                           pool: ComputePool) {
     let invC = 1 / Float(C)
     pool.parallelFor(N, minChunk: 16) { rows in
         for n in rows {
@@ -37,6 +47,17 @@ public func layerNormBackward(dInp: UnsafeMutablePointer<Float>, dWeight: Unsafe
                               inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                               mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int,
                               pool: ComputePool) {
+    KernelProfile.measure(.layerNorm) {
+        layerNormBackwardRows(dInp: dInp, dWeight: dWeight, dBias: dBias, dOut: dOut, inp: inp, weight: weight,
+                              mean: mean, rstd: rstd, N: N, C: C, pool: pool)
+    }
+}
+
+private func layerNormBackwardRows(dInp: UnsafeMutablePointer<Float>, dWeight: UnsafeMutablePointer<Float>,
+                                   dBias: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                                   inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                   mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int,
+                                   pool: ComputePool) {
     let invC = 1 / Float(C)
     pool.parallelFor(N, minChunk: 16) { rows in
         for n in rows {

@@ -7,11 +7,13 @@
 public func linearForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, N: Int, C: Int, OC: Int) {
     if let bias {
-        for n in 0 ..< N { (out + n * OC).update(from: bias, count: OC) }
+        KernelProfile.measure(.bias) { for n in 0 ..< N { (out + n * OC).update(from: bias, count: OC) } }
     }
-    // out(N,OC) = inp(N,C) · Wᵀ(C,OC) [+ out]
-    BLAS.sgemm(transB: true, M: N, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C,
-               beta: bias == nil ? 0 : 1, C: out, ldc: OC)
+    KernelProfile.measure(.linearGemm) {
+        // out(N,OC) = inp(N,C) · Wᵀ(C,OC) [+ out]
+        BLAS.sgemm(transB: true, M: N, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C,
+                   beta: bias == nil ? 0 : 1, C: out, ldc: OC)
+    }
 }
 
 /// Backward of `linearForward`. Accumulates into every gradient given; any may be nil (not needed).
@@ -34,17 +36,20 @@ func linearBackward(dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePo
                     dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                     inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int,
                     accumulateInput: Bool, pool: ComputePool) {
-    if let dInp {
-        // dInp(N,C) (+)= dOut(N,OC) · W(OC,C)
-        BLAS.sgemm(M: N, N: C, K: OC, A: dOut, lda: OC, B: weight, ldb: C, beta: accumulateInput ? 1 : 0, C: dInp,
-                   ldc: C)
-    }
-    if let dWeight {
-        // dW(OC,C) += dOutᵀ(OC,N) · inp(N,C)
-        BLAS.sgemm(transA: true, M: OC, N: C, K: N, A: dOut, lda: OC, B: inp, ldb: C, beta: 1, C: dWeight, ldc: C)
+    KernelProfile.measure(.linearGemm) {
+        if let dInp {
+            // dInp(N,C) (+)= dOut(N,OC) · W(OC,C)
+            BLAS.sgemm(M: N, N: C, K: OC, A: dOut, lda: OC, B: weight, ldb: C, beta: accumulateInput ? 1 : 0,
+                       C: dInp, ldc: C)
+        }
+        if let dWeight {
+            // dW(OC,C) += dOutᵀ(OC,N) · inp(N,C)
+            BLAS.sgemm(transA: true, M: OC, N: C, K: N, A: dOut, lda: OC, B: inp, ldb: C, beta: 1, C: dWeight,
+                       ldc: C)
+        }
     }
     if let dBias {
-        columnSums(into: dBias, rows: dOut, N: N, C: OC, pool: pool)
+        KernelProfile.measure(.bias) { columnSums(into: dBias, rows: dOut, N: N, C: OC, pool: pool) }
     }
 }
 

@@ -24,15 +24,17 @@ public func patchEmbedForward(tokens: UnsafeMutablePointer<Float>, cols: UnsafeM
                               images: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                               geometry g: PatchGeometry, C: Int, pool: ComputePool) {
     let P = g.P, gw = g.gw, Np = g.Np, K = g.K
-    pool.parallelFor(g.B * Np, minChunk: 8) { r in
-        for row in r {
-            let b = row / Np, i = row % Np
-            let py = i / gw, px = i % gw
-            let dst = cols + row * K
-            for cin in 0 ..< g.Cin {
-                let plane = images + (b * g.Cin + cin) * g.Hi * g.Wi
-                for ky in 0 ..< P {
-                    (dst + (cin * P + ky) * P).update(from: plane + (py * P + ky) * g.Wi + px * P, count: P)
+    KernelProfile.measure(.embedding) {
+        pool.parallelFor(g.B * Np, minChunk: 8) { r in
+            for row in r {
+                let b = row / Np, i = row % Np
+                let py = i / gw, px = i % gw
+                let dst = cols + row * K
+                for cin in 0 ..< g.Cin {
+                    let plane = images + (b * g.Cin + cin) * g.Hi * g.Wi
+                    for ky in 0 ..< P {
+                        (dst + (cin * P + ky) * P).update(from: plane + (py * P + ky) * g.Wi + px * P, count: P)
+                    }
                 }
             }
         }
@@ -51,10 +53,12 @@ public func patchEmbedBackward(dImages: UnsafeMutablePointer<Float>?, dCols: Uns
     linearBackward(dInp: nil, dWeight: dWeight, dBias: dBias, dOut: dTokens, inp: cols, weight: weight,
                    N: g.B * Np, C: K, OC: C, pool: pool)
     guard let dImages, let dCols else { return }
-    // dCols(B·Np, K) = dTokens(B·Np, C) · W(C, K)
-    BLAS.sgemm(M: g.B * Np, N: K, K: C, A: dTokens, lda: C, B: weight, ldb: K, C: dCols, ldc: K)
+    KernelProfile.measure(.linearGemm) {
+        // dCols(B·Np, K) = dTokens(B·Np, C) · W(C, K)
+        BLAS.sgemm(M: g.B * Np, N: K, K: C, A: dTokens, lda: C, B: weight, ldb: K, C: dCols, ldc: K)
+    }
     // Patches do not overlap (stride = kernel), so each image pixel receives at most one value: rows split freely.
-    pool.parallelFor(g.B * Np, minChunk: 8) { r in
+    KernelProfile.measure(.embedding) { pool.parallelFor(g.B * Np, minChunk: 8) { r in
         for row in r {
             let b = row / Np, i = row % Np
             let py = i / gw, px = i % gw
@@ -67,5 +71,5 @@ public func patchEmbedBackward(dImages: UnsafeMutablePointer<Float>?, dCols: Uns
                 }
             }
         }
-    }
+    } }
 }

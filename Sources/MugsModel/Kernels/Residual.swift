@@ -5,7 +5,7 @@
 public func residualForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                             branch: UnsafePointer<Float>, sampleScale: UnsafePointer<Float>?, B: Int, R: Int,
                             pool: ComputePool) {
-    pool.parallelFor(B * R, minChunk: 8192) { r in
+    KernelProfile.measure(.residual) { pool.parallelFor(B * R, minChunk: 8192) { r in
         if let sampleScale {
             var i = r.lowerBound
             while i < r.upperBound {
@@ -16,13 +16,13 @@ public func residualForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer
         } else {
             for j in r { out[j] = inp[j] + branch[j] }
         }
-    }
+    } }
 }
 
 /// dBranch(B,R) = scale(B) ⊙ dOut(B,R) (overwrites); the identity path's gradient is dOut itself.
 public func residualBranchBackward(dBranch: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                                    sampleScale: UnsafePointer<Float>?, B: Int, R: Int, pool: ComputePool) {
-    pool.parallelFor(B * R, minChunk: 8192) { r in
+    KernelProfile.measure(.residual) { pool.parallelFor(B * R, minChunk: 8192) { r in
         if let sampleScale {
             var i = r.lowerBound
             while i < r.upperBound {
@@ -33,12 +33,14 @@ public func residualBranchBackward(dBranch: UnsafeMutablePointer<Float>, dOut: U
         } else {
             (dBranch + r.lowerBound).update(from: dOut + r.lowerBound, count: r.count)
         }
-    }
+    } }
 }
 
 /// y(n) += x(n), split across threads.
 public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int, pool: ComputePool) {
-    pool.parallelFor(count, minChunk: 8192) { r in
-        for i in r { y[i] += x[i] }
+    KernelProfile.measure(.residual) {
+        pool.parallelFor(count, minChunk: 8192) { r in
+            for i in r { y[i] += x[i] }
+        }
     }
 }
