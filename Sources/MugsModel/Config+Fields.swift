@@ -64,8 +64,8 @@ extension MugsConfig {
         let m = "model", o = "optimisation", s = "multi-granular supervision", a = "augmentation", x = "misc"
         let vtHard = "hard-coded in src/vision_transformer.py"
         return [
-            f("arch", m, .choice(\.arch, ["vit_tiny", "vit_small", "vit_base", "vit_large"]),
-              "Name of architecture to train."),
+            f("arch", m, .choice(\.arch, ["vit_tiny", "vit_small", "vit_base", "vit_large", "custom"]),
+              "Name of architecture to train (custom: set embed_dim, depth and num_heads)."),
             f("patch_size", m, .int(\.patch_size, 1 ... 64),
               "Size in pixels of input square patches (16 for 16x16 patches)."),
             f("embed_dim", m, .int(\.embed_dim, 0 ... 8192),
@@ -77,7 +77,7 @@ extension MugsConfig {
             f("global_crop_size", m, .int(\.global_crop_size, 8 ... 4096),
               "Side of the global crops in pixels.", "hard-coded 224 in src/multicropdataset.py"),
             f("local_crop_size", m, .int(\.local_crop_size, 8 ... 4096),
-              "Side of the local crops in pixels.", "--size_crops (first entry)"),
+              "Side of the local crops in pixels.", "--size_crops (first entry; the reference asserts 96)"),
 
             f("momentum_teacher", o, .double(\.momentum_teacher, 0 ... 1, openLow: false),
               "Base EMA parameter for the teacher update, increased to 1 with a cosine schedule."),
@@ -164,7 +164,7 @@ extension MugsConfig {
             f("vanilla_weak_augmentation", a, .bool(\.vanilla_weak_augmentation),
               "Use DINO's weak augmentation only."),
             f("prob", a, .double(\.prob, 0 ... 1, openLow: false),
-              "Probability that an image's student crops get the strong augmentation."),
+              "Probability that a student crop is weakly augmented (strong with 1 − prob; the reference's help text says the opposite, its code does this)."),
 
             f("seed", x, .int(\.seed, 0 ... Int.max), "Random seed."),
             f("saveckp_freq", x, .int(\.saveckp_freq, 0 ... 1_000_000), "Save a checkpoint every x epochs."),

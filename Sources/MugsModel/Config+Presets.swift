@@ -60,7 +60,10 @@ extension MugsConfig {
             try ConfigYAML.assign(field.render(self), to: field, in: &copy, source: source, line: 0)
         }
         let C = embedDim, H = headCount
-        if C == 0 || blockCount == 0 || H == 0 { throw fail("arch", "unknown architecture '\(arch)'") }
+        if C == 0 || blockCount == 0 || H == 0 {
+            throw fail("arch", arch == "custom" ? "custom needs embed_dim, depth and num_heads set (> 0)"
+                : "unknown architecture '\(arch)'")
+        }
         if C % H != 0 { throw fail("num_heads", "embed_dim \(C) is not divisible by num_heads \(H)") }
         if global_crop_size % patch_size != 0 {
             throw fail("global_crop_size", "\(global_crop_size) is not a multiple of patch_size \(patch_size)")

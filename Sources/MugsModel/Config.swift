@@ -6,7 +6,8 @@
 /// docs/CONFIG.md lists every field.
 public struct MugsConfig: Sendable, Equatable {
     // MARK: model
-    /// `vit_tiny` (192/12/3), `vit_small` (384/12/6), `vit_base` (768/12/12) or `vit_large` (1024/24/16).
+    /// `vit_tiny` (192/12/3), `vit_small` (384/12/6), `vit_base` (768/12/12), `vit_large` (1024/24/16), or
+    /// `custom` (dimensions from `embed_dim`, `depth`, `num_heads`, which must then be set).
     public var arch = "vit_small"
     public var patch_size = 16
     /// Overrides of the architecture's dimensions; 0 = take it from `arch`.

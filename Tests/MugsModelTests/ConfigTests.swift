@@ -94,6 +94,8 @@ import Testing
         #expect(error("warmup_epochs: 200")?.field == "warmup_epochs")
         #expect(error("embed_dim: 100")?.field == "num_heads")
         #expect(error("use_bn_in_head: true")?.field == "use_bn_in_head")
+        #expect(error("arch: custom\nembed_dim: 32")?.field == "arch")
+        #expect((try? ConfigYAML.parse("arch: custom\nembed_dim: 32\ndepth: 2\nnum_heads: 2\n"))?.blockCount == 2)
         #expect(error("loss_weights: [0, 0, 0]")?.field == "loss_weights")
     }
 
