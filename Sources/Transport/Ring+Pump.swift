@@ -1,0 +1,171 @@
+import CZMQ
+import Foundation
+import Wire
+
+/// Reading the ring's sockets: validate every message (job, generation, sender, sequence, sizes), drop strangers,
+/// and turn peer trouble into `RingError`s.
+extension Ring {
+    /// Drains the ROUTER: hellos and segments from the predecessor ([routing id, header, payload]).
+    func pumpInbound() throws(RingError) {
+        while readsInbound {
+            let got: Bool
+            do throws(TransportError) { got = try inbound.receive(into: frameID) } catch { throw .transport(error) }
+            guard got else { return }
+            guard frameID.hasMore, (try? inbound.receive(into: frameHeader)) == true else {
+                statistics.droppedMessages += 1
+                continue
+            }
+            var hasData = false
+            if frameHeader.hasMore {
+                hasData = (try? inbound.receive(into: frameData)) == true
+                if hasData && frameData.hasMore {  // more frames than any ring message has: drop them all
+                    while frameExtra.hasMore || frameData.hasMore {
+                        guard (try? inbound.receive(into: frameExtra)) == true, frameExtra.hasMore else { break }
+                    }
+                    frameData.clear()
+                    statistics.droppedMessages += 1
+                    continue
+                }
+            }
+            guard let header = try? FrameHeader.decode(frameHeader.bytes),
+                  header.jobID == jobID, header.generation == generation, header.sender == UInt32(predecessor),
+                  frameID.count > 0, frameID.count <= 256
+            else {
+                statistics.droppedMessages += 1
+                continue
+            }
+            switch header.type {
+            case .ringHello:
+                // (Re)learn the predecessor's routing id and (re)send its credit.
+                predecessorIDCount = frameID.count
+                predecessorID.copyMemory(from: frameID.bytes.baseAddress!, byteCount: frameID.count)
+                granted = 0
+            case .ringSegment:
+                guard hasData, isPredecessor(frameID.bytes) else {
+                    statistics.droppedMessages += 1
+                    continue
+                }
+                try receiveSegment(header)
+            case .ringAbort:
+                throw abortError(header, body: hasData ? frameData.bytes : UnsafeRawBufferPointer(start: nil, count: 0))
+            default:
+                statistics.droppedMessages += 1
+            }
+        }
+    }
+
+    private func isPredecessor(_ id: UnsafeRawBufferPointer) -> Bool {
+        guard id.count == predecessorIDCount else { return false }
+        return memcmp(predecessorID, id.baseAddress!, id.count) == 0
+    }
+
+    /// Checks a segment against the schedule and reduces or copies it straight out of the received frame.
+    private func receiveSegment(_ h: FrameHeader) throws(RingError) {
+        let pred = predecessor
+        func violation(_ detail: String) -> RingError {
+            .protocolViolation(rank: pred, endpoint: endpoints[pred], detail: detail)
+        }
+        guard opActive, let base = opBase else { throw violation("segment outside an operation") }
+        let i = opReceived
+        let segments = schedule.segmentsPerStep
+        let expected = receiveSequence + UInt64(i)
+        guard h.sequence == expected else { throw violation("segment sequence \(h.sequence), expected \(expected)") }
+        guard h.aux == UInt64(schedule.totalBytes) else {
+            throw violation("operation of \(h.aux) bytes, this rank has \(schedule.totalBytes)")
+        }
+        let t = i / segments
+        guard h.phase == schedule.phase(t), h.segment == UInt32(i % segments) else {
+            throw violation("phase \(h.phase) segment \(h.segment), expected \(schedule.phase(t)) \(i % segments)")
+        }
+        let range = schedule.receiveRange(item: i)
+        let payload = frameData.bytes
+        guard payload.count == range.count else {
+            throw violation("segment of \(payload.count) bytes, expected \(range.count) (same segmentBytes on all ranks?)")
+        }
+        if let earlier = schedule.hazard(item: i),
+           !tracker.waitReleased(earlier, deadline: lastProgress.addingTimeInterval(options.peerTimeout)) {
+            throw .peerFailed(rank: successor, endpoint: endpoints[successor],
+                              cause: .timedOut(seconds: options.peerTimeout))
+        }
+        if range.count > 0 {
+            let dst = base + range.lowerBound
+            if schedule.receiveAdds(t) {
+                ReduceKernel.add(dst.assumingMemoryBound(to: Float.self), payload.baseAddress!, range.count / 4)
+            } else {
+                ReduceKernel.copy(dst, payload.baseAddress!, range.count)
+            }
+        }
+        opReceived += 1
+        statistics.segmentsReceived += 1
+        statistics.payloadBytesReceived += range.count
+        lastProgress = Date()
+        if schedule.kind == .allReduce && i == schedule.ownedChunkCompleteItem, let hook = ownedChunkReduced {
+            hook(ownedChunkFloats)
+        }
+    }
+
+    /// Drains the DEALER: credits and aborts from the successor ([header, body?]).
+    func pumpOutbound() throws(RingError) {
+        while true {
+            let got: Bool
+            do throws(TransportError) { got = try outbound.receive(into: frameHeader) } catch { throw .transport(error) }
+            guard got else { return }
+            var hasBody = false
+            if frameHeader.hasMore {
+                hasBody = (try? outbound.receive(into: frameData)) == true
+                var more = hasBody && frameData.hasMore
+                while more {
+                    more = (try? outbound.receive(into: frameExtra)) == true && frameExtra.hasMore
+                    hasBody = false
+                }
+            }
+            guard let header = try? FrameHeader.decode(frameHeader.bytes),
+                  header.jobID == jobID, header.generation == generation, header.sender == UInt32(successor)
+            else {
+                statistics.droppedMessages += 1
+                continue
+            }
+            switch header.type {
+            case .ringCredit:
+                creditReceived = true
+                if header.sequence > creditLimit {
+                    creditLimit = header.sequence
+                    lastProgress = Date()
+                }
+            case .ringAbort:
+                throw abortError(header, body: hasBody ? frameData.bytes : UnsafeRawBufferPointer(start: nil, count: 0))
+            default:
+                statistics.droppedMessages += 1
+            }
+        }
+    }
+
+    /// The error an abort message reports: the rank it names as failed, as seen by its sender.
+    private func abortError(_ h: FrameHeader, body: UnsafeRawBufferPointer) -> RingError {
+        var reader = ByteReader(body, frame: "ringAbort body")
+        let failed = (try? reader.u32("failedRank")).map(Int.init) ?? Int(h.sender)
+        let reason = (try? reader.string("reason")) ?? "(unreadable reason)"
+        let name = (0 ..< size).contains(failed) ? failed : Int(h.sender)
+        return .peerFailed(rank: name, endpoint: endpoint(name), cause: .reportedBy(rank: Int(h.sender), reason: reason))
+    }
+
+    /// Socket monitor events. A DEALER disconnect means the successor is gone (dead, or heartbeats unanswered);
+    /// a ROUTER disconnect may be the predecessor or a stranger, so it is confirmed by a mandatory send.
+    func pumpEvents(_ socket: ZMQSocket, fromSuccessorSide: Bool) throws(RingError) {
+        while true {
+            guard (try? socket.receive(into: frameExtra)) == true else { return }
+            var event: UInt16 = 0
+            if frameExtra.count >= 2 { event = frameExtra.bytes.loadUnaligned(as: UInt16.self) }
+            while frameExtra.hasMore { guard (try? socket.receive(into: frameExtra)) == true else { break } }
+            guard Int32(event) & ZMQ_EVENT_DISCONNECTED != 0 else { continue }
+            if fromSuccessorSide {
+                if case .ready = state {
+                    try pumpOutbound()  // an abort it sent before closing explains the disconnect better
+                    throw .peerFailed(rank: successor, endpoint: endpoints[successor], cause: .disconnected)
+                }
+            } else {
+                predecessorSuspectSince = Date()
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+/// Counters of one ring, for logs and tests.
+public struct RingStatistics: Sendable, Equatable {
+    /// Messages dropped: not mugs wire format, another job, another generation, or not from the expected peer.
+    public var droppedMessages = 0
+    public var segmentsSent = 0
+    public var segmentsReceived = 0
+    public var payloadBytesSent = 0
+    public var payloadBytesReceived = 0
+    /// Completed collective operations.
+    public var operations = 0
+}

@@ -1,0 +1,106 @@
+/// Control-plane message bodies (worker ↔ coordinator). The header carries job, generation, step and sender;
+/// these structs hold only the type-specific fields. Encoded as little-endian records (`ByteWriter`), decoded
+/// totally (`ByteReader`).
+
+/// A worker announces itself to the coordinator.
+public struct Join: Sendable, Equatable {
+    /// Stable worker identity (e.g. host:pid or a UUID); survives generations.
+    public var workerID: String
+    public var host: String
+    /// The worker's ring data endpoint as peers must connect to it, e.g. `tcp://10.0.0.7:5601`.
+    public var dataEndpoint: String
+    public var cores: UInt32
+    /// The last committed step the worker's state cache holds, if any.
+    public var cachedStep: UInt64?
+
+    public init(workerID: String, host: String, dataEndpoint: String, cores: UInt32, cachedStep: UInt64?) {
+        self.workerID = workerID
+        self.host = host
+        self.dataEndpoint = dataEndpoint
+        self.cores = cores
+        self.cachedStep = cachedStep
+    }
+}
+
+/// Periodic liveness and progress report.
+public struct Heartbeat: Sendable, Equatable {
+    public var workerID: String
+    public var cachedStep: UInt64?
+    /// Images per second over the last interval.
+    public var imagesPerSecond: Double
+
+    public init(workerID: String, cachedStep: UInt64?, imagesPerSecond: Double) {
+        self.workerID = workerID
+        self.cachedStep = cachedStep
+        self.imagesPerSecond = imagesPerSecond
+    }
+}
+
+/// One rank's place in a step: who it is, where its data port is, and its slice of the global batch
+/// (`sampleCount` consecutive entries of the epoch permutation starting at cursor `sampleStart`).
+public struct RankSlot: Sendable, Equatable {
+    public var workerID: String
+    public var dataEndpoint: String
+    public var sampleStart: UInt64
+    public var sampleCount: UInt32
+
+    public init(workerID: String, dataEndpoint: String, sampleStart: UInt64, sampleCount: UInt32) {
+        self.workerID = workerID
+        self.dataEndpoint = dataEndpoint
+        self.sampleStart = sampleStart
+        self.sampleCount = sampleCount
+    }
+}
+
+/// The coordinator's plan for (generation, step): ring order (index = rank) and the batch split.
+public struct StepPlan: Sendable, Equatable {
+    /// Largest ring the decoder accepts.
+    public static let maxRanks = 4096
+    public var epoch: UInt64
+    public var batchSize: UInt32
+    public var ranks: [RankSlot]
+
+    public init(epoch: UInt64, batchSize: UInt32, ranks: [RankSlot]) {
+        self.epoch = epoch
+        self.batchSize = batchSize
+        self.ranks = ranks
+    }
+}
+
+/// The coordinator commits the step named in the header.
+public struct Commit: Sendable, Equatable {
+    /// Hash of the committed state, so workers can check their caches.
+    public var stateHash: UInt64
+
+    public init(stateHash: UInt64) { self.stateHash = stateHash }
+}
+
+/// A piece of a named state buffer (e.g. "student", "adam.m") of `totalCount` floats, starting at `offset`; the
+/// data frame holds the Float32 values little-endian.
+public struct StateTransfer: Sendable, Equatable {
+    public var section: String
+    public var offset: UInt64
+    public var totalCount: UInt64
+    public var values: [Float]
+
+    public init(section: String, offset: UInt64, totalCount: UInt64, values: [Float]) {
+        self.section = section
+        self.offset = offset
+        self.totalCount = totalCount
+        self.values = values
+    }
+}
+
+/// A rank's reduced chunk of the fused gradient buffer after reduce-scatter (floats `offset ..< offset+count` of a
+/// buffer of `totalCount`), sent to the coordinator.
+public struct ReducedChunk: Sendable, Equatable {
+    public var offset: UInt64
+    public var totalCount: UInt64
+    public var values: [Float]
+
+    public init(offset: UInt64, totalCount: UInt64, values: [Float]) {
+        self.offset = offset
+        self.totalCount = totalCount
+        self.values = values
+    }
+}

@@ -1,0 +1,45 @@
+import Wire
+
+/// One envelope of every message type, with awkward values (empty strings, non-ASCII, extremes).
+let sampleEnvelopes: [Envelope] = [
+    Envelope(jobID: 1, generation: 2, step: 3, sender: 4, message: .join(Join(
+        workerID: "node-7:4242", host: "nöde-7", dataEndpoint: "tcp://[fe80::1]:5601", cores: 64, cachedStep: nil))),
+    Envelope(jobID: .max, generation: 0, step: .max, sender: .max, message: .join(Join(
+        workerID: "", host: "", dataEndpoint: "", cores: 0, cachedStep: 0))),
+    Envelope(jobID: 9, generation: 9, step: 100, sender: 1, message: .heartbeat(Heartbeat(
+        workerID: "w1", cachedStep: 99, imagesPerSecond: 123.5))),
+    Envelope(jobID: 9, generation: 10, step: 101, message: .stepPlan(StepPlan(epoch: 3, batchSize: 256, ranks: [
+        RankSlot(workerID: "a", dataEndpoint: "tcp://10.0.0.1:5601", sampleStart: 1000, sampleCount: 86),
+        RankSlot(workerID: "b", dataEndpoint: "tcp://10.0.0.2:5601", sampleStart: 1086, sampleCount: 85),
+        RankSlot(workerID: "c", dataEndpoint: "ipc:///tmp/c", sampleStart: 1171, sampleCount: 85),
+    ]))),
+    Envelope(jobID: 9, generation: 10, step: 0, message: .stepPlan(StepPlan(epoch: 0, batchSize: 0, ranks: []))),
+    Envelope(jobID: 9, generation: 10, step: 101, message: .commit(Commit(stateHash: 0xDEAD_BEEF_0123_4567))),
+    Envelope(jobID: 9, generation: 10, step: 5, message: .stateTransfer(StateTransfer(
+        section: "student", offset: 4096, totalCount: 1 << 40, values: [1, -2.5, .infinity, -0.0, .leastNonzeroMagnitude]))),
+    Envelope(jobID: 9, generation: 10, step: 5, message: .stateTransfer(StateTransfer(
+        section: "adam.v", offset: 0, totalCount: 0, values: []))),
+    Envelope(jobID: 9, generation: 10, step: 6, sender: 2, message: .reducedChunk(ReducedChunk(
+        offset: 16, totalCount: 48, values: (0 ..< 32).map { Float($0) * 0.25 }))),
+    Envelope(jobID: 5, generation: 6, sender: 1, message: .ringHello(RingHello(ringSize: 4))),
+    Envelope(jobID: 5, generation: 6, step: 7, sender: 1, message: .ringCredit(RingCredit(upTo: 123_456_789))),
+    Envelope(jobID: 5, generation: 6, step: 7, sender: 3, message: .ringSegment(RingSegment(
+        phase: .reduceScatter, sequence: 42, segment: 3, operationBytes: 1 << 30, payload: [1, 2, 3, 4, 5, 6, 7, 8]))),
+    Envelope(jobID: 5, generation: 6, step: 7, sender: 3, message: .ringSegment(RingSegment(
+        phase: .gatherBlocks, sequence: 0, segment: 0, operationBytes: 0, payload: []))),
+    Envelope(jobID: 5, generation: 6, step: 7, sender: 0, message: .ringAbort(RingAbort(
+        failedRank: 2, reason: "rank 3 saw: connection lost"))),
+]
+
+/// Deterministic generator for fuzzing (SplitMix64).
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+}
