@@ -48,21 +48,13 @@ public final class LocalGroupPath {
     /// Local-group features (N × C) of the last forward.
     public var output: UnsafeMutablePointer<Float> { out.p }
 
-    /// lg(N,C) from the pre-norm tokens (N, T, C) and the memory (K2, C). The memory must hold ≥ topN rows.
-    public func forward(tokens: UnsafePointer<Float>, T tokenCount: Int, memory: UnsafePointer<Float>, K2: Int,
+    /// lg(N,C) from the queries (N, C) — see `tokenMeanForward` — and the memory (K2, C) of ≥ topN rows.
+    public func forward(queries: UnsafePointer<Float>, memory: UnsafePointer<Float>, K2: Int,
                         params: ParameterBuffer, pool: ComputePool) {
         precondition(K2 >= topN, "memory of \(K2) rows cannot give \(topN) neighbours")
         let N = N, C = C, n = topN, T = 1 + n
-        // query(N,C) = mean over tokens
-        let q = query.p, invT = 1 / Float(tokenCount)
-        pool.parallelFor(N, minChunk: 4) { rows in
-            for r in rows {
-                let x = tokens + r * tokenCount * C, y = q + r * C
-                for c in 0 ..< C { y[c] = 0 }
-                for t in 0 ..< tokenCount { let xt = x + t * C; for c in 0 ..< C { y[c] += xt[c] } }
-                for c in 0 ..< C { y[c] *= invT }
-            }
-        }
+        let q = query.p
+        q.update(from: queries, count: N * C)
         searchNeighbours(memory: memory, K2: K2, pool: pool)
         // R(N,T,C) = [query; neighbours]
         let R = relIn.p
@@ -82,9 +74,9 @@ public final class LocalGroupPath {
                          N: N, C: C, eps: eps, pool: pool)
     }
 
-    /// Backward of the last forward: dTokens(N, T, C) += ∂/∂tokens and grads += ∂/∂(relation block, final norm),
-    /// for dOut(N,C) = ∂L/∂lg.
-    public func backward(dTokens: UnsafeMutablePointer<Float>, T tokenCount: Int, dOut: UnsafePointer<Float>,
+    /// Backward of the last forward: dQueries(N, C) += ∂/∂queries and grads += ∂/∂(relation block, final norm),
+    /// for dOut(N,C) = ∂L/∂lg. The neighbours are constants.
+    public func backward(dQueries: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                          params: ParameterBuffer, grads: ParameterBuffer, pool: ComputePool) {
         guard let scratch else { preconditionFailure("local-group path was built without backward buffers") }
         let N = N, C = C, T = 1 + topN
@@ -98,12 +90,35 @@ public final class LocalGroupPath {
         dRelIn.zero()
         block.backward(dInp: dRelIn.p, dOut: dO, inp: relIn.p, params: p, grads: g, acts: acts, scratch: scratch,
                        attnScale: nil, mlpScale: nil, pool: pool)
-        // ∂query = ∂R[:,0]; every token gets 1/T of it
-        let dR = dRelIn.p, invT = 1 / Float(tokenCount)
+        let dR = dRelIn.p
+        for r in 0 ..< N {
+            let dq = dR + r * T * C, dst = dQueries + r * C
+            for c in 0 ..< C { dst[c] += dq[c] }
+        }
+    }
+
+    /// query(N,C) = mean over the T tokens of each of N token sets (N, T, C).
+    public static func tokenMeanForward(query: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Float>, N: Int,
+                                        T: Int, C: Int, pool: ComputePool) {
+        let invT = 1 / Float(T)
         pool.parallelFor(N, minChunk: 4) { rows in
             for r in rows {
-                let dq = dR + r * T * C, dx = dTokens + r * tokenCount * C
-                for t in 0 ..< tokenCount {
+                let x = tokens + r * T * C, y = query + r * C
+                for c in 0 ..< C { y[c] = 0 }
+                for t in 0 ..< T { let xt = x + t * C; for c in 0 ..< C { y[c] += xt[c] } }
+                for c in 0 ..< C { y[c] *= invT }
+            }
+        }
+    }
+
+    /// dTokens(N,T,C) += dQuery(N,C)/T on every token (backward of `tokenMeanForward`).
+    public static func tokenMeanBackward(dTokens: UnsafeMutablePointer<Float>, dQuery: UnsafePointer<Float>,
+                                         N: Int, T: Int, C: Int, pool: ComputePool) {
+        let invT = 1 / Float(T)
+        pool.parallelFor(N, minChunk: 4) { rows in
+            for r in rows {
+                let dq = dQuery + r * C, dx = dTokens + r * T * C
+                for t in 0 ..< T {
                     let dxt = dx + t * C
                     for c in 0 ..< C { dxt[c] = dxt[c].addingProduct(dq[c], invT) }
                 }

@@ -23,7 +23,9 @@ import Testing
         ObjectiveFD.fill(x.p, N * T * C, scale: 1, key: 22)
         ObjectiveFD.fill(mem.p, K2 * C, scale: 1, key: 23)
         for c in 0 ..< C { mem.p[7 * C + c] *= 100 }   // a long row: cosine, not dot product, must rank it
-        path.forward(tokens: x.p, T: T, memory: mem.p, K2: K2, params: params, pool: pool)
+        let q = ScratchBuffer(N * C)
+        LocalGroupPath.tokenMeanForward(query: q.p, tokens: x.p, N: N, T: T, C: C, pool: pool)
+        path.forward(queries: q.p, memory: mem.p, K2: K2, params: params, pool: pool)
         for r in 0 ..< N {
             var q = [Double](repeating: 0, count: C)
             for t in 0 ..< T { for c in 0 ..< C { q[c] += Double(x.p[(r * T + t) * C + c]) / Double(T) } }
@@ -47,15 +49,18 @@ import Testing
         ObjectiveFD.fill(x.p, N * T * C, scale: 1, key: 24)
         ObjectiveFD.fill(mem.p, K2 * C, scale: 1, key: 25)
         ObjectiveFD.fill(r.p, N * C, scale: 1, key: 26)
+        let q = ScratchBuffer(N * C), dq = ScratchBuffer(N * C)
         func f() -> Double {
-            path.forward(tokens: x.p, T: T, memory: mem.p, K2: K2, params: params, pool: pool)
+            LocalGroupPath.tokenMeanForward(query: q.p, tokens: x.p, N: N, T: T, C: C, pool: pool)
+            path.forward(queries: q.p, memory: mem.p, K2: K2, params: params, pool: pool)
             var s = 0.0
             for i in 0 ..< N * C { s += Double(path.output[i]) * Double(r.p[i]) }
             return s
         }
         _ = f()
         let chosen = path.neighbours
-        path.backward(dTokens: dx.p, T: T, dOut: r.p, params: params, grads: grads, pool: pool)
+        path.backward(dQueries: dq.p, dOut: r.p, params: params, grads: grads, pool: pool)
+        LocalGroupPath.tokenMeanBackward(dTokens: dx.p, dQuery: dq.p, N: N, T: T, C: C, pool: pool)
         for s in layout.specs where s.name.hasPrefix("relation_blocks.") || s.name.hasPrefix("norm.") {
             let an = ObjectiveFD.directional(params.pointer(s.name), s.count, grad: grads.pointer(s.name),
                                              eps: 1e-2, key: 27, f: f)
