@@ -50,6 +50,9 @@ extension Ring {
         tracker.begin(count: total, keepAlive: owner)
         lastProgress = Date()
         do throws(RingError) {
+            if predecessorLost {
+                throw .peerFailed(rank: predecessor, endpoint: endpoints[predecessor], cause: .disconnected)
+            }
             while opReceived < total || opSent < total {
                 let blocked = try sendReadySegments(total: total, segments: segments)
                 if opReceived == total && opSent == total { break }
@@ -78,6 +81,9 @@ extension Ring {
     /// would block (wait for POLLOUT).
     private func sendReadySegments(total: Int, segments: Int) throws(RingError) -> Bool {
         guard let base = opBase else { return false }
+        if successorLost && opSent < total {
+            throw .peerFailed(rank: successor, endpoint: endpoints[successor], cause: .disconnected)
+        }
         while opSent < total {
             let i = opSent
             if i >= segments && i - segments >= opReceived { return false }  // forwards data not yet received
@@ -134,15 +140,29 @@ extension Ring {
 
     /// Credits up to `window` segments beyond what has been consumed.
     private func grantCredits() throws(RingError) {
-        guard predecessorIDCount > 0 else { return }
+        guard predecessorIDCount > 0, !predecessorLost else { return }
         let consumed = receiveSequence + UInt64(opActive ? opReceived : 0)
         let want = consumed + UInt64(options.window)
         guard want > granted else { return }
-        if try sendCredit(upTo: want) { granted = want }
+        do throws(RingError) {
+            if try sendCredit(upTo: want) { granted = want }
+        } catch {
+            try predecessorUnreachable(error)
+        }
+    }
+
+    /// The predecessor's routing id is gone. libzmq forgets it only after its last message was read, so this is a
+    /// failure if the operation still needs data from it; otherwise it may have finished the last operation and
+    /// closed normally, and the next operation that needs it fails at once.
+    private func predecessorUnreachable(_ error: RingError) throws(RingError) {
+        guard case .peerFailed = error else { throw error }
+        predecessorSuspectSince = nil
+        predecessorLost = true
+        if opActive && opReceived < schedule.itemCount { throw error }
     }
 
     /// Sends a credit to the predecessor; false if its queue is full (retried later). A predecessor that is gone
-    /// (EHOSTUNREACH under ROUTER_MANDATORY) is a failure.
+    /// (EHOSTUNREACH under ROUTER_MANDATORY) throws `peerFailed`.
     func sendCredit(upTo: UInt64) throws(RingError) -> Bool {
         let header = FrameHeader(type: .ringCredit, jobID: jobID, generation: generation, step: opStep,
                                  sequence: upTo, sender: UInt32(rank))
@@ -179,9 +199,14 @@ extension Ring {
     /// After a disconnect on the ROUTER (which may be a stale or foreign connection), probes the predecessor with
     /// a mandatory send: unreachable means it is gone.
     private func checkSuspectPredecessor() throws(RingError) {
-        guard let since = predecessorSuspectSince, predecessorIDCount > 0 else { return }
-        _ = try sendCredit(upTo: granted)
-        if -since.timeIntervalSinceNow > 1 { predecessorSuspectSince = nil }
+        guard let since = predecessorSuspectSince, predecessorIDCount > 0, !predecessorLost else { return }
+        do throws(RingError) {
+            _ = try sendCredit(upTo: granted)
+        } catch {
+            try predecessorUnreachable(error)
+            return
+        }
+        if -since.timeIntervalSinceNow > 2 * options.effectiveHeartbeatTimeout + 1 { predecessorSuspectSince = nil }
     }
 
     /// Records the failure, tells both neighbours (best effort), closes the sockets. Returns the error to throw.

@@ -159,8 +159,12 @@ extension Ring {
             while frameExtra.hasMore { guard (try? socket.receive(into: frameExtra)) == true else { break } }
             guard Int32(event) & ZMQ_EVENT_DISCONNECTED != 0 else { continue }
             if fromSuccessorSide {
-                if case .ready = state {
-                    try pumpOutbound()  // an abort it sent before closing explains the disconnect better
+                guard case .ready = state else { continue }
+                try pumpOutbound()  // an abort it sent before closing explains the disconnect better
+                // A successor that has everything it needs from us may close normally (the last operation);
+                // it is a failure only once we have something left to send it.
+                successorLost = true
+                if opActive && opSent < schedule.itemCount {
                     throw .peerFailed(rank: successor, endpoint: endpoints[successor], cause: .disconnected)
                 }
             } else {

@@ -49,6 +49,10 @@ public final class Ring {
     var helloSent = false
     /// When the ROUTER reported a disconnect that may be the predecessor's (checked by a mandatory send).
     var predecessorSuspectSince: Date?
+    /// A neighbour's connection went away at a moment we needed nothing from it (it may have finished the last
+    /// operation and closed); the next operation that needs it fails at once.
+    var predecessorLost = false
+    var successorLost = false
 
     // Flow control, over the global segment sequence of each direction.
     var sendSequence: UInt64 = 0

@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Transport
+
+extension Mugs {
+    /// `mugs bench allreduce`: ring all-reduce time, algbw and busbw (nccl-tests definitions) for N local worker
+    /// processes on loopback — the partner of `shared/bench/gloo_allreduce.py` (same sizes, same timing: barrier,
+    /// timed op, max over ranks; 2 warm-ups; half the iterations, at least 3, at 256 MiB).
+    struct BenchAllreduce: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "allreduce",
+            abstract: "Time the ZeroMQ ring all-reduce of Float32 buffers between local worker processes.")
+
+        @Option(name: .customLong("workers"), parsing: .upToNextOption, help: "Ring sizes (processes) to measure.")
+        var workers: [Int] = [2, 4]
+
+        @Option(name: .customLong("size"), parsing: .upToNextOption, help: "Buffer sizes in MiB.")
+        var sizes: [Int] = [1, 16, 64, 256]
+
+        @Option(help: "Timed iterations per size (after 2 warm-ups).")
+        var iters: Int = 10
+
+        @Option(help: "Segment size in bytes.")
+        var segmentBytes: Int = RingOptions().segmentBytes
+
+        @Option(help: "Segments in flight per link (credit window).")
+        var window: Int = RingOptions().window
+
+        @Option(help: "First TCP port; rank r uses base-port + r.")
+        var basePort: Int = 47400
+
+        @Flag(help: "Use IPv6 loopback (tcp://[::1]) instead of 127.0.0.1.")
+        var ipv6 = false
+
+        func validate() throws {
+            guard workers.allSatisfy({ (2 ... 64).contains($0) }) else { throw ValidationError("--workers must be 2...64") }
+            guard sizes.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--size must be ≥ 1 MiB") }
+            guard iters >= 1 else { throw ValidationError("--iters must be ≥ 1, got \(iters)") }
+            guard segmentBytes >= 64 else { throw ValidationError("--segment-bytes must be ≥ 64") }
+            guard window >= 1 else { throw ValidationError("--window must be ≥ 1") }
+            guard (1024 ... 65000).contains(basePort) else { throw ValidationError("--base-port must be 1024...65000") }
+        }
+
+        func run() throws {
+            let exe = try currentExecutable()
+            print("mugs ring all-reduce, libzmq \(ZMQContext.version), loopback TCP \(ipv6 ? "IPv6" : "IPv4"), "
+                  + "segment \(segmentBytes) B, window \(window)")
+            for n in workers {
+                let host = ipv6 ? "[::1]" : "127.0.0.1"
+                let endpoints = (0 ..< n).map { "tcp://\(host):\(basePort + $0)" }.joined(separator: ",")
+                let ranks = try (0 ..< n).map { r in
+                    try ChildProcess(executable: exe, arguments: [
+                        "bench", "allreduce-rank", "--rank", "\(r)", "--endpoints", endpoints,
+                        "--sizes", sizes.map(String.init).joined(separator: ","), "--iters", "\(iters)",
+                        "--segment-bytes", "\(segmentBytes)", "--window", "\(window)"])
+                }
+                // Bound: generous for 256 MiB on an oversubscribed box; a failing rank ends the others sooner.
+                let codes = ranks.map { $0.waitForExit(timeout: 900) }
+                for (r, code) in codes.enumerated() where code != 0 {
+                    throw CLIError("rank \(r) of \(n) exited with \(code.map(String.init) ?? "timeout"):\n"
+                                   + ranks[r].output)
+                }
+                ranks[0].remainingLines.filter { $0.hasPrefix("ranks=") }.forEach { print($0) }
+            }
+        }
+
+        private func currentExecutable() throws -> String {
+            let path = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0]
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw CLIError("cannot find this executable to start the worker processes (\(path))")
+            }
+            return path
+        }
+    }
+
+    /// One rank of `mugs bench allreduce` (hidden; started by it).
+    struct BenchAllreduceRank: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "allreduce-rank", shouldDisplay: false)
+
+        @Option var rank: Int
+        @Option var endpoints: String
+        @Option var sizes: String
+        @Option var iters: Int
+        @Option var segmentBytes: Int
+        @Option var window: Int
+
+        func run() throws {
+            var options = RingOptions()
+            options.segmentBytes = segmentBytes
+            options.window = window
+            options.peerTimeout = 30  // an oversubscribed box can stall a rank for seconds; this is not a failure test
+            options.joinTimeout = 60
+            let ring = try Ring(rank: rank, endpoints: endpoints.split(separator: ",").map(String.init),
+                                generation: 1, jobID: 0xBE4C, options: options)
+            defer { ring.close() }
+            let bytes = try sizes.split(separator: ",").map { s -> Int in
+                guard let mib = Int(s) else { throw CLIError("bad size \(s)") }
+                return mib << 20
+            }
+            let rows = try AllReduceBenchmark.run(ring: ring, sizes: bytes, iterations: iters)
+            if rank == 0 { rows.forEach { print($0.line) } }
+        }
+    }
+}
