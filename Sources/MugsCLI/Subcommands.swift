@@ -8,5 +8,6 @@ extension Mugs {
         Control.self,
         Config.self,
         Bench.self,
+        Embed.self,
     ]
 }

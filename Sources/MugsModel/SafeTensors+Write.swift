@@ -75,8 +75,9 @@ extension SafeTensors {
             throw SafeTensorsError(.io, path: path, "cannot create temporary file \(temporary): \(errnoText())")
         }
         do throws(SafeTensorsError) {
-            try header.withUnsafeBytes { raw in Result { () throws(SafeTensorsError) in try writeAll(fd, raw, path: path) } }
-                .get()
+            try header.withUnsafeBytes { raw in
+                Result { () throws(SafeTensorsError) in try writeAll(fd, raw, path: path) }
+            }.get()
             for t in tensors {
                 try t.withBytes { (raw) throws(SafeTensorsError) in try writeAll(fd, raw, path: path) }
             }

@@ -101,6 +101,23 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return bytes
     }
 
+    /// Reads flat elements `elements` (row-major) of the named tensor into `destination`, converting to Float32:
+    /// the streaming path for tensors too large to hold at once (e.g. a batch of images out of an [N, 3, H, W]).
+    public func read(_ name: String, elements: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>)
+        throws(SafeTensorsError)
+    {
+        let t = try require(name)
+        guard elements.lowerBound >= 0, elements.upperBound <= t.count else {
+            throw SafeTensorsError(.shapeMismatch, path: path, tensor: name,
+                                   "elements \(elements) are outside its \(t.count) elements (shape \(t.shape))")
+        }
+        guard destination.count == elements.count else {
+            throw SafeTensorsError(.shapeMismatch, path: path, tensor: name,
+                                   "\(elements.count) elements requested, destination holds \(destination.count)")
+        }
+        try convert(t, elements: elements, into: destination.baseAddress)
+    }
+
     private func require(_ name: String) throws(SafeTensorsError) -> SafeTensorInfo {
         guard let t = info(name) else {
             throw SafeTensorsError(.missingTensor, path: path, tensor: name,
@@ -120,31 +137,37 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private static let conversionChunkBytes = 1 << 20
 
     private func read(_ t: SafeTensorInfo, into dst: UnsafeMutableBufferPointer<Float>) throws(SafeTensorsError) {
-        guard t.count > 0 else { return }
-        let base = t.dataRange.lowerBound
+        try convert(t, elements: 0 ..< t.count, into: dst.baseAddress)
+    }
+
+    /// Converts elements `range` of `t` (flat, row-major) into `out`.
+    private func convert(_ t: SafeTensorInfo, elements range: Range<Int>, into out: UnsafeMutablePointer<Float>?)
+        throws(SafeTensorsError)
+    {
+        guard !range.isEmpty, let out else { return }
+        let size = t.dtype.size, base = t.dataRange.lowerBound + range.lowerBound * size, count = range.count
         switch t.dtype {
         case .f32:
-            try readData(base, count: t.count * 4, into: UnsafeMutableRawPointer(dst.baseAddress), tensor: t.name)
+            try readData(base, count: count * 4, into: UnsafeMutableRawPointer(out), tensor: t.name)
         case .f16, .bf16, .f64:
-            let size = t.dtype.size
             let perChunk = Self.conversionChunkBytes / size
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: perChunk * size, alignment: 8)
             defer { scratch.deallocate() }
             var done = 0
-            while done < t.count {
-                let n = min(perChunk, t.count - done)
+            while done < count {
+                let n = min(perChunk, count - done)
                 try readData(base + done * size, count: n * size, into: scratch, tensor: t.name)
-                let out = dst.baseAddress! + done
+                let dst = out + done
                 switch t.dtype {
                 case .f16:
                     let p = scratch.assumingMemoryBound(to: UInt16.self)
-                    for i in 0 ..< n { out[i] = HalfFloat.f16ToFloat(p[i]) }
+                    for i in 0 ..< n { dst[i] = HalfFloat.f16ToFloat(p[i]) }
                 case .bf16:
                     let p = scratch.assumingMemoryBound(to: UInt16.self)
-                    for i in 0 ..< n { out[i] = HalfFloat.bf16ToFloat(p[i]) }
+                    for i in 0 ..< n { dst[i] = HalfFloat.bf16ToFloat(p[i]) }
                 default:
                     let p = scratch.assumingMemoryBound(to: Double.self)
-                    for i in 0 ..< n { out[i] = Float(p[i]) }
+                    for i in 0 ..< n { dst[i] = Float(p[i]) }
                 }
                 done += n
             }

@@ -25,7 +25,8 @@ import Testing
             ("header cut in the middle", safeTensorsBytes(#"{"a":{"dtype":"F3"#), .invalidJSON),
             ("trailing comma", safeTensorsBytes(#"{"__metadata__":{},}"#), .invalidJSON),
             ("garbage after the object", safeTensorsBytes("{} x"), .invalidJSON),
-            ("header not UTF-8", safeTensorsBytes("{\"\u{FF}\":1}").enumerated().map { $0.offset == 10 ? 0xFF : $0.element },
+            ("header not UTF-8",  // the first byte of "ÿ" (C3 BF) replaced by FF
+             safeTensorsBytes("{\"\u{FF}\":1}").enumerated().map { $0.offset == 10 ? 0xFF : $0.element },
              .headerNotUTF8),
             ("lone surrogate escape", safeTensorsBytes(#"{"\ud800":1}"#), .invalidJSON),
             ("raw control character in a name", safeTensorsBytes("{\"a\u{01}\":1}"), .invalidJSON),
@@ -116,7 +117,8 @@ import Testing
         let header = #"{"s":{"dtype":"F32","shape":[],"data_offsets":[8,12]},"#
             + #""z":{"dtype":"F32","shape":[0,5],"data_offsets":[0,0]},"#
             + #""\u00e9\n":{"dtype":"U8","shape":[8],"data_offsets":[0,8]},"__metadata__":{}}    "#
-        let f = try SafeTensors.parse(bytes: safeTensorsBytes(header, [UInt8](repeating: 0, count: 8) + [0, 0, 0x80, 0x3F]))
+        let data = [UInt8](repeating: 0, count: 8) + [0, 0, 0x80, 0x3F]
+        let f = try SafeTensors.parse(bytes: safeTensorsBytes(header, data))
         #expect(f.names == ["s", "z", "é\n"])
         #expect(try f.tensor("s").data == [1] && f.tensor("z").count == 0)
         #expect(f.metadata.isEmpty)
@@ -133,7 +135,8 @@ import Testing
             SafeTensorsEntry("s", shape: [], values: [7]),
         ], metadata: ["format": "pt", "config": "depth=2"])
         let extra = #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"#
-            + #""b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]},"i":{"dtype":"I16","shape":[1],"data_offsets":[6,8]}}"#
+            + #""b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]},"#
+            + #""i":{"dtype":"I16","shape":[1],"data_offsets":[6,8]}}"#
         let bases = [base, safeTensorsBytes(extra, [0, 0x3C, 0, 0x7C, 0x80, 0x3F, 1, 0])]
         let alphabet = Array(#"{}[]",:-.eE0123456789 \"#.utf8) + [0x00, 0x7F, 0x80, 0xC3, 0xFF]
         var rng = SampleRNG(key: [0x5AFE, 2024])

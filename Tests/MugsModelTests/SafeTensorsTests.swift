@@ -188,6 +188,19 @@ func fixturePath(_ name: String) -> String {
         #expect(e2?.kind == .shapeMismatch)
     }
 
+    @Test func readsElementRangesWithConversion() throws {
+        let h16: [UInt16] = [0x3C00, 0x4000, 0x4200, 0x4400, 0x4500]  // 1 2 3 4 5
+        let f = try SafeTensors.parse(bytes: safeTensorsBytes(
+            #"{"h":{"dtype":"F16","shape":[5],"data_offsets":[0,10]}}"#, littleEndianBytes(h16)))
+        var out = [Float](repeating: 0, count: 3)
+        try out.withUnsafeMutableBufferPointer { try f.read("h", elements: 1 ..< 4, into: $0) }
+        #expect(out == [2, 3, 4])
+        let e = #expect(throws: SafeTensorsError.self) {
+            try out.withUnsafeMutableBufferPointer { try f.read("h", elements: 3 ..< 6, into: $0) }
+        }
+        #expect(e?.kind == .shapeMismatch && e!.description.contains("outside"))
+    }
+
     @Test func parameterBufferExportAndStrictLoad() throws {
         var layout = ParameterLayout()
         layout.add("cls_token", [1, 1, 4])
@@ -224,7 +237,8 @@ func fixturePath(_ name: String) -> String {
         let dir = makeTemporaryDirectory("st")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/t.safetensors"
-        try SafeTensors.write(path: path, tensors: [SafeTensorsEntry("w", shape: [1000], values: .init(repeating: 1, count: 1000))])
+        let ones = [Float](repeating: 1, count: 1000)
+        try SafeTensors.write(path: path, tensors: [SafeTensorsEntry("w", shape: [1000], values: ones)])
         let f = try SafeTensors.read(path: path)
         #expect(truncate(path, 100) == 0)
         let e = #expect(throws: SafeTensorsError.self) { try f.tensor("w") }
