@@ -104,6 +104,21 @@ public final class ViTActivations: @unchecked Sendable {
         dropPathActive = true
     }
 
+    /// Sets explicit per-branch keep masks (depth, 2, B) of 0/1 — axis 1: branch 0 attention, 1 MLP — as the
+    /// parity fixtures store them (`keep.K`). Blocks with drop probability 0 always keep, as in the reference.
+    public func setDropPath(branchKeepMask mask: [Float], config: ViTConfig) throws(ViTError) {
+        guard mask.count == config.depth * 2 * B else {
+            throw ViTError.shapeMismatch(what: "drop-path keep mask", expected: [config.depth, 2, B],
+                                         got: [mask.count])
+        }
+        for l in 0 ..< config.depth {
+            let p = config.dropPathProbability(block: l)
+            let scale = Float(1) / Float(1 - p)
+            for i in (l * 2) * B ..< (l * 2 + 2) * B { pathScale.pointer[i] = p == 0 ? 1 : mask[i] * scale }
+        }
+        dropPathActive = true
+    }
+
     /// Per-sample scales (B) of block l's branch (0 attention, 1 MLP), or nil without drop path.
     func scales(block l: Int, branch: Int, config: ViTConfig) -> UnsafePointer<Float>? {
         guard dropPathActive, config.dropPathProbability(block: l) > 0 else { return nil }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# bench_backbone.sh — ViT backbone forward+backward: mugs vs PyTorch eager (timm), in the same run.
+#
+# For each shape (cpu: d=192/12/3, patch 4, 32 px, batch 64; paper: ViT-S/16 at 224 px, batch 16) it runs
+# `mugs bench backbone` and `../shared/bench/torch_backbone.py` (2 threads) back to back, prints both img/s
+# (medians) and the ratio mugs/torch; then repeats everything with `env -u OPENBLAS_CORETYPE` (OpenBLAS picks its
+# own kernels for this CPU instead of the Haswell ones the environment forces).
+#
+# Usage: tools/bench_backbone.sh [--steps N] [--threads N] [--shapes "cpu paper"]
+# Env:   PYTHON (default ~/mugs-ref/bin/python), TORCH_BENCH (default ../shared/bench/torch_backbone.py),
+#        SCRATCH (SwiftPM scratch path, default .build-release), MUGS (a prebuilt mugs binary; skips the build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+steps=10; threads=2; shapes="cpu paper"
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --steps) steps="$2"; shift 2 ;;
+        --threads) threads="$2"; shift 2 ;;
+        --shapes) shapes="$2"; shift 2 ;;
+        *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
+    esac
+done
+python="${PYTHON:-$HOME/mugs-ref/bin/python}"
+torch_bench="${TORCH_BENCH:-../shared/bench/torch_backbone.py}"
+[[ -x "$python" ]] || { echo "no reference python at $python (tools/setup_reference_venv.sh creates it)" >&2; exit 1; }
+[[ -f "$torch_bench" ]] || { echo "no $torch_bench (set TORCH_BENCH)" >&2; exit 1; }
+if [[ -z "${MUGS:-}" ]]; then
+    swift build -c release --product mugs --scratch-path "${SCRATCH:-.build-release}" >&2
+    MUGS="${SCRATCH:-.build-release}/release/mugs"
+fi
+
+# Prints the median img/s of a RESULT line.
+median_ips() { sed -n 's/^RESULT.*img\/s median \([0-9.]*\).*/\1/p' | tail -1; }
+
+run_all() {
+    local label="$1"; shift
+    echo "== $label"
+    for shape in $shapes; do
+        local torch_args=(); [[ "$shape" == paper ]] && torch_args=(--paper)
+        local ours theirs
+        ours=$("$@" "$MUGS" bench backbone --preset "$shape" --threads "$threads" --steps "$steps" | tee /dev/stderr \
+               | median_ips)
+        theirs=$("$@" "$python" "$torch_bench" --threads "$threads" --steps "$steps" "${torch_args[@]}" \
+                 | tee /dev/stderr | median_ips)
+        awk -v l="$label" -v s="$shape" -v a="$ours" -v b="$theirs" 'BEGIN {
+            printf "SUMMARY %-40s %-5s mugs %7.1f img/s   torch %7.1f img/s   ratio %.2fx\n", l, s, a, b, a / b }'
+    done
+}
+
+run_all "env as set (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" env
+run_all "env -u OPENBLAS_CORETYPE" env -u OPENBLAS_CORETYPE
