@@ -7,6 +7,7 @@ extension Mugs {
         Status.self,
         Control.self,
         Config.self,
+        DebugStep.self,
         Bench.self,
         Embed.self,
     ]
