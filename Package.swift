@@ -25,6 +25,11 @@ targets += [
 ]
 
 // MARK: data — dataset sources, decoding, multi-crop augmentation, loader
+targets += [
+    .target(name: "CImage", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
+    .target(name: "MugsData", dependencies: ["CImage", "MugsModel"], swiftSettings: native),
+    .testTarget(name: "MugsDataTests", dependencies: ["MugsData"], resources: [.copy("Fixtures")]),
+]
 
 // MARK: wire + transport — message encoding (pure), ZeroMQ sockets and ring all-reduce
 // RingProbe is a hidden multi-process test/benchmark rank (not a product); TransportTests spawn it.

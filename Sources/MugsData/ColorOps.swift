@@ -1,0 +1,239 @@
+import Foundation
+
+/// Pointwise colour operations with PIL's exact uint8 semantics (Pillow `Blend.c`, `Convert.c`,
+/// `ImageEnhance`, `ImageOps`), as torchvision's PIL ColorJitter/Grayscale and timm's RandAugment use them.
+/// All work in place on an `RGBImage`.
+public enum ColorOps {
+    /// ITU-R 601-2 luma as PIL's `convert("L")`: (R·19595 + G·38470 + B·7471 + 2¹⁵) >> 16.
+    @inline(__always)
+    public static func luma(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> UInt8 {
+        UInt8(truncatingIfNeeded: (UInt32(r) &* 19595 &+ UInt32(g) &* 38470 &+ UInt32(b) &* 7471 &+ 0x8000) >> 16)
+    }
+
+    /// PIL `Image.blend(degenerate, image, alpha)` for one channel value: float32 arithmetic, truncation,
+    /// clamped when extrapolating.
+    @inline(__always)
+    public static func blend(_ degenerate: UInt8, _ image: UInt8, _ alpha: Float) -> UInt8 {
+        let d = Int32(degenerate)
+        let t = Float(d) + alpha * Float(Int32(image) - d)
+        return t <= 0 ? 0 : (t >= 255 ? 255 : UInt8(t))
+    }
+
+    /// Applies one 256-entry table to every channel.
+    public static func applyLUT(_ img: RGBImage, _ lut: UnsafePointer<UInt8>) {
+        let p = img.pixels
+        for i in 0 ..< img.byteCount { p[i] = lut[Int(p[i])] }
+    }
+
+    /// Applies a table per channel (`luts` holds 3 × 256 entries: R, G, B).
+    public static func applyLUT3(_ img: RGBImage, _ luts: UnsafePointer<UInt8>) {
+        let p = img.pixels
+        for i in 0 ..< img.width * img.height {
+            p[3 * i] = luts[Int(p[3 * i])]
+            p[3 * i + 1] = luts[256 + Int(p[3 * i + 1])]
+            p[3 * i + 2] = luts[512 + Int(p[3 * i + 2])]
+        }
+    }
+
+    /// A table built from `f` and applied to every channel.
+    public static func mapValues(_ img: RGBImage, _ f: (Int) -> UInt8) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { lut in
+            for i in 0 ..< 256 { lut[i] = f(i) }
+            applyLUT(img, UnsafePointer(lut.baseAddress!))
+        }
+    }
+
+    /// `ImageEnhance.Brightness(img).enhance(f)`: blend with black.
+    public static func brightness(_ img: RGBImage, _ factor: Double) {
+        let a = Float(factor)
+        mapValues(img) { blend(0, UInt8($0), a) }
+    }
+
+    /// `ImageEnhance.Contrast(img).enhance(f)`: blend with the uniform grey of the rounded mean luma.
+    public static func contrast(_ img: RGBImage, _ factor: Double) {
+        let mean = UInt8(meanLuma(img))
+        let a = Float(factor)
+        mapValues(img) { blend(mean, UInt8($0), a) }
+    }
+
+    /// `int(ImageStat.Stat(img.convert("L")).mean[0] + 0.5)`.
+    public static func meanLuma(_ img: RGBImage) -> Int {
+        let p = img.pixels, n = img.width * img.height
+        if n == 0 { return 0 }
+        var sum = 0
+        for i in 0 ..< n { sum &+= Int(luma(p[3 * i], p[3 * i + 1], p[3 * i + 2])) }
+        return Int(Double(sum) / Double(n) + 0.5)
+    }
+
+    /// `ImageEnhance.Color(img).enhance(f)`: blend with the image's own luma.
+    public static func saturation(_ img: RGBImage, _ factor: Double) {
+        let a = Float(factor)
+        let p = img.pixels
+        for i in 0 ..< img.width * img.height {
+            let r = p[3 * i], g = p[3 * i + 1], b = p[3 * i + 2]
+            let l = luma(r, g, b)
+            p[3 * i] = blend(l, r, a)
+            p[3 * i + 1] = blend(l, g, a)
+            p[3 * i + 2] = blend(l, b, a)
+        }
+    }
+
+    /// torchvision's PIL `rgb_to_grayscale(img, 3)`: every channel set to the luma.
+    public static func grayscale(_ img: RGBImage) {
+        let p = img.pixels
+        for i in 0 ..< img.width * img.height {
+            let l = luma(p[3 * i], p[3 * i + 1], p[3 * i + 2])
+            p[3 * i] = l; p[3 * i + 1] = l; p[3 * i + 2] = l
+        }
+    }
+
+    /// torchvision's PIL `adjust_hue(img, factor)`: RGB → HSV (uint8, PIL), H += int32(factor·255) mod 256,
+    /// HSV → RGB. `factor` in [-0.5, 0.5].
+    public static func hue(_ img: RGBImage, _ factor: Double) {
+        // The round trip runs even when the shift is 0: PIL's HSV quantisation is lossy, and torchvision
+        // does not skip it.
+        hueRoundTrip(img, shift: UInt8(truncatingIfNeeded: Int32(factor * 255)))
+    }
+
+    /// The HSV round trip with a hue shift (also for shift 0, which is not the identity in PIL).
+    public static func hueRoundTrip(_ img: RGBImage, shift: UInt8) {
+        let p = img.pixels
+        for i in 0 ..< img.width * img.height {
+            var (h, s, v) = rgbToHSV(p[3 * i], p[3 * i + 1], p[3 * i + 2])
+            h = h &+ shift
+            let (r, g, b) = hsvToRGB(h, s, v)
+            p[3 * i] = r; p[3 * i + 1] = g; p[3 * i + 2] = b
+        }
+    }
+
+    @inline(__always)
+    static func clip8(_ v: Int) -> UInt8 { v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(truncatingIfNeeded: v)) }
+
+    /// Pillow `rgb2hsv_row`, with its float/double mix reproduced.
+    @inline(__always)
+    public static func rgbToHSV(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> (UInt8, UInt8, UInt8) {
+        let maxc = max(r, max(g, b)), minc = min(r, min(g, b))
+        if maxc == minc { return (0, 0, maxc) }
+        let cr = Float(maxc - minc)
+        let s = cr / Float(maxc)
+        let rc = Float(maxc - r) / cr, gc = Float(maxc - g) / cr, bc = Float(maxc - b) / cr
+        var h: Float
+        if r == maxc {
+            h = bc - gc
+        } else if g == maxc {
+            h = Float(2.0 + Double(rc) - Double(bc))
+        } else {
+            h = Float(4.0 + Double(gc) - Double(rc))
+        }
+        h = Float(fmod(Double(h) / 6.0 + 1.0, 1.0))
+        return (clip8(Int(Double(h) * 255.0)), clip8(Int(Double(s) * 255.0)), maxc)
+    }
+
+    /// Pillow `hsv2rgb`, with its float/double mix reproduced.
+    @inline(__always)
+    public static func hsvToRGB(_ h: UInt8, _ s: UInt8, _ v: UInt8) -> (UInt8, UInt8, UInt8) {
+        if s == 0 { return (v, v, v) }
+        let h6 = Double(Float(h)) * 6.0 / 255.0
+        let i = Int(h6.rounded(.down))
+        let f = Float(h6 - Double(Float(i)))
+        let fs = Float(Double(Float(s)) / 255.0)
+        let vv = Double(Float(v))
+        let up = clip8(Int((vv * (1.0 - Double(fs))).rounded()))
+        let uq = clip8(Int((vv * (1.0 - Double(fs * f))).rounded()))
+        let ut = clip8(Int((vv * (1.0 - Double(fs) * (1.0 - Double(f)))).rounded()))
+        switch i % 6 {
+        case 0: return (v, ut, up)
+        case 1: return (uq, v, up)
+        case 2: return (up, v, ut)
+        case 3: return (up, uq, v)
+        case 4: return (ut, up, v)
+        default: return (v, up, uq)
+        }
+    }
+
+    /// `ImageOps.solarize(img, threshold)`: values ≥ threshold are inverted.
+    public static func solarize(_ img: RGBImage, threshold: Int = 128) {
+        mapValues(img) { $0 < threshold ? UInt8($0) : UInt8(255 - $0) }
+    }
+
+    /// timm's `solarize_add`: values below `threshold` get `add` (saturating at 255).
+    public static func solarizeAdd(_ img: RGBImage, add: Int, threshold: Int = 128) {
+        mapValues(img) { $0 < threshold ? UInt8(min(255, $0 + add)) : UInt8($0) }
+    }
+
+    /// `ImageOps.posterize(img, bits)`: keep the top `bits` bits (bits ≥ 8: unchanged; bits ≤ 0: all zero,
+    /// as Pillow < 11 did — Pillow 11+ raises for 0, which timm's PosterizeIncreasing reaches at magnitude 10).
+    public static func posterize(_ img: RGBImage, bits: Int) {
+        if bits >= 8 { return }
+        let mask = bits <= 0 ? 0 : ~((1 << (8 - bits)) - 1)
+        mapValues(img) { UInt8($0 & mask & 255) }
+    }
+
+    /// `ImageOps.invert`.
+    public static func invert(_ img: RGBImage) { mapValues(img) { UInt8(255 - $0) } }
+
+    /// Per-channel histograms (3 × 256 counts).
+    static func histograms(_ img: RGBImage, _ h: UnsafeMutablePointer<Int>) {
+        h.update(repeating: 0, count: 768)
+        let p = img.pixels
+        for i in 0 ..< img.width * img.height {
+            h[Int(p[3 * i])] += 1
+            h[256 + Int(p[3 * i + 1])] += 1
+            h[512 + Int(p[3 * i + 2])] += 1
+        }
+    }
+
+    /// `ImageOps.autocontrast(img)` (cutoff 0): per channel, stretch [lo, hi] to [0, 255].
+    public static func autocontrast(_ img: RGBImage) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 768) { hb in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 768) { lb in
+                let h = hb.baseAddress!, lut = lb.baseAddress!
+                histograms(img, h)
+                for c in 0 ..< 3 {
+                    let hc = h + 256 * c
+                    var lo = 0, hi = 255
+                    while lo < 256 && hc[lo] == 0 { lo += 1 }
+                    while hi >= 0 && hc[hi] == 0 { hi -= 1 }
+                    if lo > 255 { lo = 255 } // empty image: Python leaves lo = 255 after the loop
+                    if hi < 0 { hi = 0 }
+                    for ix in 0 ..< 256 {
+                        if hi <= lo {
+                            lut[256 * c + ix] = UInt8(ix)
+                        } else {
+                            let scale = 255.0 / Double(hi - lo)
+                            let offset = -Double(lo) * scale
+                            lut[256 * c + ix] = clip8(Int(Double(ix) * scale + offset))
+                        }
+                    }
+                }
+                applyLUT3(img, UnsafePointer(lut))
+            }
+        }
+    }
+
+    /// `ImageOps.equalize(img)`: per-channel histogram equalisation (PIL's step rule).
+    public static func equalize(_ img: RGBImage) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 768) { hb in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 768) { lb in
+                let h = hb.baseAddress!, lut = lb.baseAddress!
+                histograms(img, h)
+                for c in 0 ..< 3 {
+                    let hc = h + 256 * c
+                    var nonzero = 0, total = 0, last = 0
+                    for i in 0 ..< 256 where hc[i] != 0 { nonzero += 1; total += hc[i]; last = hc[i] }
+                    let step = nonzero <= 1 ? 0 : (total - last) / 255
+                    if step == 0 {
+                        for i in 0 ..< 256 { lut[256 * c + i] = UInt8(i) }
+                    } else {
+                        var n = step / 2
+                        for i in 0 ..< 256 {
+                            lut[256 * c + i] = clip8(n / step)
+                            n += hc[i]
+                        }
+                    }
+                }
+                applyLUT3(img, UnsafePointer(lut))
+            }
+        }
+    }
+}

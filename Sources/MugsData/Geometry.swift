@@ -1,0 +1,136 @@
+import Foundation
+
+/// Flips and PIL's affine `Image.transform(size, AFFINE, data, resample, fillcolor=...)` (Pillow
+/// `libImaging/Geometry.c`, generic transform path) for RandAugment's rotate/shear/translate.
+public enum Geometry {
+    /// Resampling filters of PIL's affine transform (RandAugment picks one at random per op).
+    public enum Filter: Sendable { case bilinear, bicubic }
+
+    /// Mirrors the image left–right in place (`Image.transpose(FLIP_LEFT_RIGHT)`).
+    public static func flipHorizontal(_ img: RGBImage) {
+        let w = img.width
+        for y in 0 ..< img.height {
+            let row = img.pixels + y * w * 3
+            var a = 0, b = w - 1
+            while a < b {
+                let pa = row + 3 * a, pb = row + 3 * b
+                let r = pa[0], g = pa[1], bl = pa[2]
+                pa[0] = pb[0]; pa[1] = pb[1]; pa[2] = pb[2]
+                pb[0] = r; pb[1] = g; pb[2] = bl
+                a += 1; b -= 1
+            }
+        }
+    }
+
+    /// dst = src under the inverse affine map (x, y) ↦ (a0·x' + a1·y' + a2, a3·x' + a4·y' + a5) evaluated
+    /// at pixel centres, output pixels whose source point falls outside the image keep `fill`.
+    public static func affine(_ dst: RGBImage, _ src: RGBImage, _ a: (Double, Double, Double, Double, Double, Double),
+                              filter: Filter, fill: (UInt8, UInt8, UInt8)) {
+        precondition(dst !== src, "affine needs distinct images")
+        let w = src.width, h = src.height
+        dst.reshape(width: w, height: h)
+        let out = dst.pixels
+        for y in 0 ..< h {
+            let yc = Double(y) + 0.5
+            for x in 0 ..< w {
+                let xc = Double(x) + 0.5
+                let xin = a.0 * xc + a.1 * yc + a.2
+                let yin = a.3 * xc + a.4 * yc + a.5
+                let o = out + (y * w + x) * 3
+                let inside = xin >= 0 && xin < Double(w) && yin >= 0 && yin < Double(h)
+                if !inside {
+                    o[0] = fill.0; o[1] = fill.1; o[2] = fill.2
+                } else if filter == .bilinear {
+                    bilinear(o, src, xin, yin)
+                } else {
+                    bicubic(o, src, xin, yin)
+                }
+            }
+        }
+    }
+
+    @inline(__always) static func clampX(_ x: Int, _ w: Int) -> Int { x < 0 ? 0 : (x < w ? x : w - 1) }
+
+    /// Pillow `bilinear_filter32RGB`: double arithmetic, truncated to uint8; rows past the bottom repeat.
+    @inline(__always)
+    static func bilinear(_ o: UnsafeMutablePointer<UInt8>, _ im: RGBImage, _ xin0: Double, _ yin0: Double) {
+        let w = im.width, h = im.height
+        let xin = xin0 - 0.5, yin = yin0 - 0.5
+        let x = Int(xin.rounded(.down)), y = Int(yin.rounded(.down))
+        let dx = xin - Double(x), dy = yin - Double(y)
+        let x0 = clampX(x, w) * 3, x1 = clampX(x + 1, w) * 3
+        let row0 = im.pixels + clampX(y, h) * w * 3
+        let hasRow1 = y + 1 >= 0 && y + 1 < h
+        let row1 = hasRow1 ? im.pixels + (y + 1) * w * 3 : row0
+        for c in 0 ..< 3 {
+            let a0 = Double(row0[x0 + c]), b0 = Double(row0[x1 + c])
+            let v1 = a0 + (b0 - a0) * dx
+            var v2 = v1
+            if hasRow1 {
+                let a1 = Double(row1[x0 + c]), b1 = Double(row1[x1 + c])
+                v2 = a1 + (b1 - a1) * dx
+            }
+            let v = v1 + (v2 - v1) * dy
+            o[c] = UInt8(truncatingIfNeeded: Int(v))
+        }
+    }
+
+    /// Pillow's BICUBIC transform kernel (a = -1 cubic, `BICUBIC` macro), clamped and truncated to uint8.
+    @inline(__always)
+    static func cubic(_ v1: Double, _ v2: Double, _ v3: Double, _ v4: Double, _ d: Double) -> Double {
+        let p1 = v2
+        let p2 = -v1 + v3
+        let p3 = 2 * (v1 - v2) + v3 - v4
+        let p4 = -v1 + v2 - v3 + v4
+        return p1 + d * (p2 + d * (p3 + d * p4))
+    }
+
+    /// Same as `cubic` on integer samples: Pillow evaluates p2…p4 in int before converting.
+    @inline(__always)
+    static func cubicInt(_ v1: Int, _ v2: Int, _ v3: Int, _ v4: Int, _ d: Double) -> Double {
+        let p1 = Double(v2)
+        let p2 = Double(-v1 + v3)
+        let p3 = Double(2 * (v1 - v2) + v3 - v4)
+        let p4 = Double(-v1 + v2 - v3 + v4)
+        return p1 + d * (p2 + d * (p3 + d * p4))
+    }
+
+    @inline(__always)
+    static func bicubic(_ o: UnsafeMutablePointer<UInt8>, _ im: RGBImage, _ xin0: Double, _ yin0: Double) {
+        let w = im.width, h = im.height
+        let xin = xin0 - 0.5, yin = yin0 - 0.5
+        let x = Int(xin.rounded(.down)) - 1, y = Int(yin.rounded(.down)) - 1
+        let dx = xin - Double(x + 1), dy = yin - Double(y + 1)
+        let xs = (clampX(x, w) * 3, clampX(x + 1, w) * 3, clampX(x + 2, w) * 3, clampX(x + 3, w) * 3)
+        for c in 0 ..< 3 {
+            @inline(__always) func rowValue(_ r: Int) -> Double {
+                let p = im.pixels + r * w * 3 + c
+                return cubicInt(Int(p[xs.0]), Int(p[xs.1]), Int(p[xs.2]), Int(p[xs.3]), dx)
+            }
+            let v1 = rowValue(clampX(y, h))
+            let v2 = (y + 1 >= 0 && y + 1 < h) ? rowValue(y + 1) : v1
+            let v3 = (y + 2 >= 0 && y + 2 < h) ? rowValue(y + 2) : v2
+            let v4 = (y + 3 >= 0 && y + 3 < h) ? rowValue(y + 3) : v3
+            let v = cubic(v1, v2, v3, v4, dy)
+            o[c] = v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(truncatingIfNeeded: Int(v)))
+        }
+    }
+
+    /// Python's `round(x, 15)` (to 15 decimals), as PIL's `rotate` applies to cos/sin.
+    static func round15(_ x: Double) -> Double { (x * 1e15).rounded(.toNearestOrEven) / 1e15 }
+
+    /// The inverse affine matrix of PIL's `Image.rotate(degrees)` about the centre (no expand/translate).
+    public static func rotationMatrix(degrees: Double, width: Int, height: Int)
+        -> (Double, Double, Double, Double, Double, Double) {
+        var angle = degrees.truncatingRemainder(dividingBy: 360)
+        if angle < 0 { angle += 360 } // Python's % takes the sign of the divisor
+        let rad = -(angle * (Double.pi / 180))
+        let c = round15(cos(rad)), s = round15(sin(rad)), ms = round15(-sin(rad))
+        let cx = Double(width) / 2, cy = Double(height) / 2
+        var m2 = c * -cx + s * -cy + 0.0
+        var m5 = ms * -cx + c * -cy + 0.0
+        m2 += cx
+        m5 += cy
+        return (c, s, m2, ms, c, m5)
+    }
+}
