@@ -169,7 +169,11 @@ public final class Ring {
         outbound = dealer
         var id: [UInt8] = Array("mugs".utf8)
         for v in [jobID, generation, UInt64(rank)] { withUnsafeBytes(of: v.littleEndian) { id += $0 } }
-        for o: SocketOption in [.routingID(id), .linger(milliseconds: linger), .immediate(true),
+        // IMMEDIATE off, deliberately: with it on, libzmq discards a connection's unread inbound messages when
+        // the connection drops, losing the abort a neighbour sends just before closing (and then blaming it).
+        // Messages cannot pile up for an absent successor anyway: at most `window` segments are ever sent
+        // ahead of its credits.
+        for o: SocketOption in [.routingID(id), .linger(milliseconds: linger), .immediate(false),
                                 .maxMessageSize(1 << 16), .sendHighWaterMark(hwm), .receiveHighWaterMark(hwm),
                                 .heartbeatInterval(milliseconds: hbIvl), .heartbeatTimeout(milliseconds: hbTimeout),
                                 .heartbeatTTL(milliseconds: hbTimeout), .reconnectInterval(milliseconds: 100),

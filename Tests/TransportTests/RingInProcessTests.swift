@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+@testable import Transport
+import Wire
+
+/// Rings whose ranks are threads of the test process: quick checks of forming, results, IPv6, configuration errors,
+/// the join timeout and messages from another generation.
+@Suite struct RingInProcessTests {
+    /// Runs `body(rank)` on one thread per rank and waits at most `timeout` seconds for all of them.
+    static func onThreads(_ n: Int, timeout: Double, _ body: @escaping @Sendable (Int) -> Void) -> Bool {
+        let group = DispatchGroup()
+        for r in 0 ..< n {
+            group.enter()
+            Thread.detachNewThread { body(r); group.leave() }
+        }
+        return group.wait(timeout: .now() + timeout) == .success
+    }
+
+    final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [Int: [Float]] = [:]
+        private var errors: [Int: String] = [:]
+        func set(_ r: Int, _ v: [Float]) { lock.withLock { values[r] = v } }
+        func fail(_ r: Int, _ e: Error) { lock.withLock { errors[r] = "\(e)" } }
+        var all: [Int: [Float]] { lock.withLock { values } }
+        var failures: [Int: String] { lock.withLock { errors } }
+    }
+
+    static func allReduce(endpoints: [String], count: Int, options: RingOptions = RingOptions()) -> Results {
+        let results = Results()
+        let finished = onThreads(endpoints.count, timeout: 60) { r in
+            do {
+                let ring = try Ring(rank: r, endpoints: endpoints, generation: 3, jobID: 11, options: options)
+                defer { ring.close() }
+                let buffer = AlignedFloatBuffer(count: count)
+                for i in 0 ..< count { buffer.base[i] = Float(r + 1) * 0.5 + Float(i % 7) }
+                try ring.allReduce(buffer.buffer, keepingAlive: buffer)
+                results.set(r, Array(buffer.buffer))
+            } catch { results.fail(r, error) }
+        }
+        #expect(finished, "ring threads did not finish within 60 s")
+        return results
+    }
+
+    @Test func threeRanksOnIPv4() {
+        var options = RingOptions()
+        options.segmentBytes = 1024
+        let n = 3, count = 10_007
+        let results = Self.allReduce(endpoints: ProbeHarness.endpoints(n), count: count, options: options)
+        #expect(results.failures.isEmpty, "\(results.failures)")
+        var expected = [Float](repeating: 0, count: count)
+        for i in 0 ..< count {
+            for r in 0 ..< n { expected[i] += Float(r + 1) * 0.5 + Float(i % 7) }
+        }
+        for r in 0 ..< n {
+            guard let got = results.all[r] else { continue }
+            let maxErr = zip(got, expected).map { abs($0 - $1) }.max() ?? 0
+            #expect(maxErr <= 1e-5, "rank \(r) max error \(maxErr)")
+            let first: [Float] = results.all[0] ?? []
+            #expect(got.map { $0.bitPattern } == first.map { $0.bitPattern })
+        }
+    }
+
+    @Test func twoRanksOnIPv6Loopback() throws {
+        // Skip quietly only if this machine has no IPv6 loopback at all.
+        let probe = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in6()
+        addr.sin6_family = sa_family_t(AF_INET6)
+        addr.sin6_addr = in6addr_loopback
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        }
+        close(probe)
+        guard ok == 0 else { return }
+        let endpoints = ProbeHarness.freePorts(2).map { "tcp://[::1]:\($0)" }
+        let results = Self.allReduce(endpoints: endpoints, count: 5000)
+        #expect(results.failures.isEmpty, "\(results.failures)")
+        let a: [Float] = results.all[0] ?? [], b: [Float] = results.all[1] ?? []
+        #expect(a.count == 5000 && a.first == 1.5)
+        #expect(a.map { $0.bitPattern } == b.map { $0.bitPattern })
+    }
+
+    @Test func badConfigurationIsATypedError() {
+        let e = ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"]
+        #expect(throws: RingError.self) { try Ring(rank: 2, endpoints: e, generation: 1, jobID: 1) }
+        #expect(throws: RingError.self) { try Ring(rank: 0, endpoints: [], generation: 1, jobID: 1) }
+        #expect(throws: RingError.self) { try Ring(rank: 0, endpoints: ["tcp://nohost"], generation: 1, jobID: 1) }
+        var o = RingOptions()
+        o.window = 0
+        #expect(throws: RingError.self) { try Ring(rank: 0, endpoints: e, generation: 1, jobID: 1, options: o) }
+    }
+
+    @Test func aRingOfOneIsTheIdentity() throws {
+        let ring = try Ring(rank: 0, endpoints: ["tcp://127.0.0.1:9"], generation: 1, jobID: 1)
+        let b = AlignedFloatBuffer(count: 3)
+        b.base[1] = 2.5
+        var owned: Range<Int>?
+        try ring.allReduce(b.buffer, keepingAlive: b) { owned = $0 }
+        #expect(Array(b.buffer) == [0, 2.5, 0] && owned == 0 ..< 3)
+        let out = GatheredBlocks()
+        try [UInt8]([1, 2, 3]).withUnsafeBytes { try ring.allGather($0, into: out) }
+        #expect(Array(out.block(0)) == [1, 2, 3])
+    }
+
+    @Test func joinTimesOutNamingTheMissingNeighbour() throws {
+        let endpoints = ProbeHarness.endpoints(2)
+        var o = RingOptions()
+        o.joinTimeout = 0.5
+        let ring = try Ring(rank: 0, endpoints: endpoints, generation: 1, jobID: 1, options: o)
+        let start = Date()
+        do {
+            let b = AlignedFloatBuffer(count: 4)
+            try ring.allReduce(b.buffer, keepingAlive: b)
+            Issue.record("all-reduce without a peer returned")
+        } catch {
+            guard case let .joinTimedOut(waiting, eps, _) = error else { Issue.record("got \(error)"); return }
+            #expect(waiting == [1] && eps == [endpoints[1]])
+        }
+        #expect(Date().timeIntervalSince(start) < 3)
+        // The ring is unusable afterwards and says why.
+        let b = AlignedFloatBuffer(count: 1)
+        #expect(throws: RingError.self) { try ring.allReduce(b.buffer, keepingAlive: b) }
+    }
+
+    @Test func mismatchedSizesAreAProtocolViolation() {
+        let endpoints = ProbeHarness.endpoints(2)
+        let results = Results()
+        let finished = Self.onThreads(2, timeout: 30) { r in
+            do {
+                var o = RingOptions()
+                o.peerTimeout = 2
+                let ring = try Ring(rank: r, endpoints: endpoints, generation: 1, jobID: 1, options: o)
+                defer { ring.close() }
+                let b = AlignedFloatBuffer(count: r == 0 ? 100 : 101)
+                try ring.allReduce(b.buffer, keepingAlive: b)
+            } catch { results.fail(r, error) }
+        }
+        #expect(finished)
+        #expect(results.failures.count == 2)
+        #expect(results.failures.values.contains { $0.contains("broke the protocol") }, "\(results.failures)")
+    }
+}
