@@ -1,6 +1,6 @@
 """Writes the ViT parity fixtures under Tests/MugsModelTests/Fixtures/ from the PyTorch reference (tools/ref_vit.py).
 
-    ~/mugs-ref/bin/python tools/make_vit_fixtures.py            # from the repository root; ~20 s on 2 cores
+    ~/mugs-ref/bin/python tools/make_vit_fixtures.py            # from the repository root; ~5 s on 2 cores
 
 Outputs (every file records this command, its configuration and the checks below in `__metadata__`):
 
