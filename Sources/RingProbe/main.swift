@@ -143,6 +143,7 @@ case "intruder":
         let context = try ZMQContext()
         let socket = try ZMQSocket(context, .dealer)
         try socket.set(.linger(milliseconds: 0))
+        try socket.set(.immediate(true))  // the first send completes only once connected
         try socket.connect(flag("target"))
         let payload = [UInt8](repeating: 0x7f, count: 4096)
         let until = monotonic() + double("seconds", 2)
@@ -157,6 +158,7 @@ case "intruder":
                 _ = try socket.send(h.encoded(), more: type == .ringSegment, dontWait: false)
                 if type == .ringSegment { _ = try socket.send(payload, dontWait: false) }
                 sent += 1
+                if sent == 1 { print("intruding") }
             }
             var p = ZMQPoller([socket])
             try p.poll(timeout: 0.002)  // pace without spinning

@@ -154,15 +154,19 @@ import Transport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let n = 2
         let endpoints = ProbeHarness.endpoints(n)
-        // Two intruders pose as rank 0 talking to rank 1: one of the previous generation, one of another job.
+        let args = ["--counts", "1000,200000,1000,200000", "--dir", dir, "--job", "21", "--gen", "5",
+                    "--segment-bytes", "8192"]
+        let rank1 = try ProbeHarness.start("allreduce", rank: 1, endpoints: endpoints, args)
+        #expect(rank1.waitForLine(timeout: 30) { $0 == "bound" } != nil)
+        // Two intruders pose as rank 0 talking to rank 1: one of the previous generation, one of another job. Their
+        // first messages are queued at rank 1 before the real rank 0 exists, so rank 1 must read past them.
         let intruders = try [("4", "21"), ("5", "99")].map { gen, job in
             try ChildProcess(executable: ProbeHarness.executable, arguments: [
                 "intruder", "--target", endpoints[1], "--job", job, "--gen", gen, "--sender", "0", "--seconds", "30"])
         }
         defer { intruders.forEach { $0.signal(SIGKILL) } }
-        let args = ["--counts", "1000,200000,1000,200000", "--dir", dir, "--job", "21", "--gen", "5",
-                    "--segment-bytes", "8192"]
-        let ranks = try (0 ..< n).map { try ProbeHarness.start("allreduce", rank: $0, endpoints: endpoints, args) }
+        for p in intruders { #expect(p.waitForLine(timeout: 30) { $0 == "intruding" } != nil, "\(p.output)") }
+        let ranks = [try ProbeHarness.start("allreduce", rank: 0, endpoints: endpoints, args), rank1]
         ProbeHarness.expectSuccess(ranks, timeout: 60)
         let a = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/out-0-200000.bin"))
         let b = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/out-1-200000.bin"))

@@ -1,0 +1,113 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import MugsModel
+
+extension Mugs {
+    /// `mugs bench step`: wall time of one full single-process Mugs training step (LOCAL + APPLY) on random crops.
+    struct BenchStep: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "step",
+            abstract: "Time the full training step (teacher fwd, student fwd, losses, backward, update).",
+            discussion: """
+            Builds the preset's student and teacher (reference initialisation), random crops of the preset's sizes \
+            and runs --warmup + --steps single-process steps (the LOCAL part on the whole batch, then APPLY). \
+            Prints each step, the median of every phase, and a RESULT line with images/s = batch / median step \
+            time, comparable with ../shared/bench/torch_mugs_step.py (`--config cpu` is the cpu_fashion_mnist \
+            preset, `--config paper` the vit_small_imagenet one).
+            """)
+
+        @Option(help: "Preset: cpu_fashion_mnist or vit_small_imagenet.")
+        var preset: String = "cpu_fashion_mnist"
+
+        @Option(help: "Global batch (default: the preset's).")
+        var batch: Int?
+
+        @Option(help: "Timed steps.")
+        var steps: Int = 10
+
+        @Option(help: "Untimed warm-up steps.")
+        var warmup: Int = 2
+
+        @Option(help: "Compute threads (BLAS and loops).")
+        var threads: Int = 2
+
+        func validate() throws {
+            guard MugsConfig.preset(named: preset) != nil else {
+                throw ValidationError("unknown preset '\(preset)' (known: \(MugsConfig.presetNames.joined(separator: ", ")))")
+            }
+            if let batch, batch < 1 { throw ValidationError("--batch must be ≥ 1") }
+            guard steps >= 1, warmup >= 0, threads >= 1, threads <= 1024 else {
+                throw ValidationError("--steps ≥ 1, --warmup ≥ 0, --threads in 1...1024")
+            }
+        }
+
+        func run() throws {
+            var c = MugsConfig.preset(named: preset)!
+            if let batch { c.batch_size = batch }
+            // Queues and memories must hold one step's entries; a smaller batch than the preset's is fine.
+            BLAS.setThreads(threads)
+            let pool = ComputePool(threads: threads)
+            let B = c.batch_size, L = c.local_crops_number, G = c.global_crop_size, l = c.local_crop_size
+            let step = try TrainStep(config: c, b: B, pool: pool)
+            let state = try TrainState(config: c, studentLayout: step.student.layout,
+                                       teacherLayout: step.teacher.layout, stepsPerEpoch: 1000, seed: 0)
+            step.student.initialize(state.student, seed: 0)
+            state.copyStudentIntoTeacher()
+            state.memories.randomise(seed: 1)
+            state.step = 1000 + 37                             // past warm-up and freeze_last_layer
+            var rng = SampleRNG(key: [7])
+            func crops(_ n: Int) -> [Float] { (0 ..< n).map { _ in Float(rng.normal()) } }
+            let tg = crops(2 * B * 3 * G * G), sg = crops(2 * B * 3 * G * G), sl = crops(L * B * 3 * l * l)
+            let weak = (0 ..< B).map { $0 % 2 == 0 }
+            let out = step.makeBuffers()
+            print("mugs bench step: preset \(preset) batch \(B) threads \(threads) d=\(c.embedDim) depth \(c.blockCount) "
+                  + "heads \(c.headCount) patch \(c.patch_size) crops 2x\(G)px + \(L)x\(l)px, student params "
+                  + "\(step.student.layout.parameterCount)")
+            var times: [Double] = [], phases: [[Double]] = []
+            for i in 0 ..< warmup + steps {
+                let seeds = (0 ..< B).map { UInt64(i * B + $0) }
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                try tg.withUnsafeBufferPointer { t in
+                    try sg.withUnsafeBufferPointer { s in
+                        try sl.withUnsafeBufferPointer { lo in
+                            try step.run(studentParams: state.student, teacherParams: state.teacher,
+                                         memories: state.memories, center: state.center.base,
+                                         crops: SliceCrops(teacherGlobal: t, studentGlobal: s, studentLocal: lo,
+                                                           weak: weak),
+                                         dropPath: .seeds(seeds), globalBatch: B,
+                                         teacherTemperature: state.schedules.teacherTemperature(epoch: state.epoch),
+                                         into: out, pool: pool)
+                        }
+                    }
+                }
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                try state.applyUpdate(gradients: out.fused.base, centerSums: out.fused.pointer(FusedLayout.centerSums),
+                                      entries: [out.entries])
+                let t2 = DispatchTime.now().uptimeNanoseconds
+                let dt = Double(t2 - t0) * 1e-9, p = step.phases
+                let loss = FusedLayout.Loss.allCases.map { Double(out.lossSum($0)) }.reduce(0, +) / Double(3 * B)
+                print("step \(i) \(i < warmup ? "warm" : "timed") \(fmt(dt)) s loss \(fmt(loss, 4))")
+                if i >= warmup {
+                    times.append(dt)
+                    phases.append([p.teacherForward, p.studentForward, p.losses, p.backward, Double(t2 - t1) * 1e-9])
+                }
+            }
+            let names = ["teacher fwd", "student fwd", "losses", "backward", "update (clip+AdamW+EMA+queues)"]
+            var parts: [String] = []
+            for (k, name) in names.enumerated() { parts.append("\(name) \(fmt(median(phases.map { $0[k] })))") }
+            print("phase medians (s): " + parts.joined(separator: ", "))
+            let med = median(times)
+            print("RESULT preset=\(preset) batch=\(B) threads=\(threads) s/step median \(fmt(med)) min \(fmt(times.min()!)) "
+                  + "max \(fmt(times.max()!)) | img/s median \(fmt(Double(B) / med, 2)) (min \(fmt(Double(B) / times.max()!, 2)) "
+                  + "max \(fmt(Double(B) / times.min()!, 2)))")
+        }
+
+        private func median(_ x: [Double]) -> Double {
+            let s = x.sorted()
+            return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+
+        private func fmt(_ x: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", x) }
+    }
+}

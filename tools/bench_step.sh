@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# bench_step.sh — the full Mugs training step (teacher fwd, student fwd, losses, backward, update): mugs vs PyTorch
+# eager, in the same run.
+#
+# For each configuration (cpu: the cpu_fashion_mnist preset, batch 64; paper: vit_small_imagenet, batch 8) it runs
+# `mugs bench step` and `../shared/bench/torch_mugs_step.py` (2 threads) back to back, prints both img/s (medians
+# of the timed steps, each run also prints its phase breakdown) and the ratio mugs/torch; then repeats everything
+# with `env -u OPENBLAS_CORETYPE`.
+#
+# Usage: tools/bench_step.sh [--steps N] [--warmup N] [--threads N] [--configs "cpu paper"]
+# Env:   PYTHON (default ~/mugs-ref/bin/python), TORCH_BENCH (default ../shared/bench/torch_mugs_step.py),
+#        SCRATCH (SwiftPM scratch path, default .build-release), MUGS (a prebuilt mugs binary; skips the build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+steps=10; warmup=2; threads=2; configs="cpu paper"
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --steps) steps="$2"; shift 2 ;;
+        --warmup) warmup="$2"; shift 2 ;;
+        --threads) threads="$2"; shift 2 ;;
+        --configs) configs="$2"; shift 2 ;;
+        *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
+    esac
+done
+python="${PYTHON:-$HOME/mugs-ref/bin/python}"
+torch_bench="${TORCH_BENCH:-../shared/bench/torch_mugs_step.py}"
+[[ -x "$python" ]] || { echo "no reference python at $python (tools/setup_reference_venv.sh creates it)" >&2; exit 1; }
+[[ -f "$torch_bench" ]] || { echo "no $torch_bench (set TORCH_BENCH)" >&2; exit 1; }
+if [[ -z "${MUGS:-}" ]]; then
+    swift build -c release --product mugs --scratch-path "${SCRATCH:-.build-release}" >&2
+    MUGS="${SCRATCH:-.build-release}/release/mugs"
+fi
+
+# Prints the median img/s of a RESULT line (both tools print "img/s median X").
+median_ips() { sed -n 's/^RESULT.*img\/s median \([0-9.]*\).*/\1/p' | tail -1; }
+
+run_all() {
+    local label="$1"; shift
+    echo "== $label"
+    for config in $configs; do
+        local preset=cpu_fashion_mnist batch=64
+        [[ "$config" == paper ]] && { preset=vit_small_imagenet; batch=8; }
+        local ours theirs
+        ours=$("$@" "$MUGS" bench step --preset "$preset" --batch "$batch" --threads "$threads" --steps "$steps" \
+               --warmup "$warmup" | tee /dev/stderr | median_ips)
+        theirs=$("$@" "$python" "$torch_bench" --config "$config" --batch "$batch" --threads "$threads" \
+                 --steps "$steps" --warmup "$warmup" --no-flops | tee /dev/stderr | median_ips)
+        awk -v l="$label" -v s="$config" -v a="$ours" -v b="$theirs" 'BEGIN {
+            printf "SUMMARY %-40s %-5s mugs %7.2f img/s   torch %7.2f img/s   ratio %.2fx\n", l, s, a, b, a / b }'
+    done
+}
+
+run_all "env as set (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" env
+run_all "env -u OPENBLAS_CORETYPE" env -u OPENBLAS_CORETYPE
