@@ -56,7 +56,7 @@ targets += [
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [
-    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", argumentParser], swiftSettings: native),
+    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData", argumentParser], swiftSettings: native),
 ]
 
 let package = Package(

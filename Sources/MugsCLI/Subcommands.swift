@@ -10,5 +10,6 @@ extension Mugs {
         DebugStep.self,
         Bench.self,
         Embed.self,
+        DataTools.self,
     ]
 }
