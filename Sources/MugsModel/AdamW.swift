@@ -11,7 +11,8 @@
 /// Scalars are computed in Double as Python does, then rounded to Float once, as torch does when a Python
 /// number meets a Float32 tensor. Replica determinism (DESIGN §3): every operation is a separate IEEE
 /// Float32 operation in a fixed order — no `addingProduct`, no FMA contraction (Swift never contracts), no
-/// reassociation, no parallel split — so all CPUs produce the same bits. It is bandwidth-bound anyway.
+/// reassociation; elements are independent, so splitting them over threads changes nothing — so all CPUs and all
+/// thread counts produce the same bits.
 public final class AdamW: @unchecked Sendable {
     public static let beta1 = 0.9
     public static let beta2 = 0.999
@@ -47,15 +48,17 @@ public final class AdamW: @unchecked Sendable {
 
     /// One AdamW step on every tensor for which `hasGradient(index)` is true.
     public func step(params: ParameterBuffer, grads: ParameterBuffer, groups: ParameterGroups, lr: Double,
-                     weightDecay: Double, patchEmbedLrMult: Double, hasGradient: (Int) -> Bool) {
+                     weightDecay: Double, patchEmbedLrMult: Double, pool: ComputePool = ComputePool(threads: 1),
+                     hasGradient: (Int) -> Bool) {
         precondition(grads.layout.count == layout.count, "layout mismatch")
         step(params: params, grads: UnsafePointer(grads.base), groups: groups, lr: lr, weightDecay: weightDecay,
-             patchEmbedLrMult: patchEmbedLrMult, hasGradient: hasGradient)
+             patchEmbedLrMult: patchEmbedLrMult, pool: pool, hasGradient: hasGradient)
     }
 
     /// The same with gradients laid out like the parameters at `grads` (e.g. a fused buffer's gradient segment).
     public func step(params: ParameterBuffer, grads: UnsafePointer<Float>, groups: ParameterGroups, lr: Double,
-                     weightDecay: Double, patchEmbedLrMult: Double, hasGradient: (Int) -> Bool) {
+                     weightDecay: Double, patchEmbedLrMult: Double, pool: ComputePool = ComputePool(threads: 1),
+                     hasGradient: (Int) -> Bool) {
         precondition(params.layout.count == layout.count, "layout mismatch")
         for i in 0 ..< layout.specs.count where hasGradient(i) {
             let h = AdamW.hyper(rule: groups.rules[i], lr: lr, weightDecay: weightDecay,
@@ -63,14 +66,17 @@ public final class AdamW: @unchecked Sendable {
             steps[i] += 1
             let offset = layout.offsets[i], n = layout.specs[i].count
             update(p: params.base + offset, g: grads + offset, m: expAvg.base + offset,
-                   v: expAvgSq.base + offset, count: n, step: steps[i], hyper: h)
+                   v: expAvgSq.base + offset, count: n, step: steps[i], hyper: h, pool: pool)
         }
     }
 
-    /// The update of one tensor of `count` floats at per-tensor step `step` (≥ 1).
+    /// The update of one tensor of `count` floats at per-tensor step `step` (≥ 1). Elements are independent, so
+    /// splitting them over `pool`'s threads changes no bit (each element sees the same operations in the same
+    /// order; vector `sqrt`/`÷` are correctly rounded like scalar ones).
     public func update(p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>,
-                       v: UnsafeMutablePointer<Float>, count: Int, step: Int, hyper h: Hyper) {
-        let decay = Float(1 - h.lr * h.weightDecay)
+                       v: UnsafeMutablePointer<Float>, count: Int, step: Int, hyper h: Hyper,
+                       pool: ComputePool = ComputePool(threads: 1)) {
+        let decay = h.weightDecay != 0 ? Float(1 - h.lr * h.weightDecay) : Float(1)
         let w1 = Float(1 - AdamW.beta1)
         let b2 = Float(AdamW.beta2), c2 = Float(1 - AdamW.beta2)
         let biasCorrection1 = 1 - DeterministicMath.pow(AdamW.beta1, step)
@@ -78,18 +84,17 @@ public final class AdamW: @unchecked Sendable {
         let negStepSize = Float(-(h.lr / biasCorrection1))
         let bc2Sqrt = Float(biasCorrection2.squareRoot())
         let eps = Float(AdamW.eps)
-        let applyDecay = h.weightDecay != 0
-        for j in 0 ..< count {
-            var pj = p[j]
-            if applyDecay { pj = pj * decay }
-            let gj = g[j]
-            let mj = m[j] + w1 * (gj - m[j])
-            let vj = v[j] * b2 + (c2 * gj) * gj
-            let denom = vj.squareRoot() / bc2Sqrt + eps
-            pj = pj + (negStepSize * mj) / denom
-            m[j] = mj
-            v[j] = vj
-            p[j] = pj
+        // Without decay torch skips `p.mul_(1 − lr·wd)`; multiplying by exactly 1 is the same bits.
+        pool.parallelFor(count, minChunk: 1 << 15) { r in
+            for j in r {
+                let gj = g[j], mOld = m[j]
+                let mj = mOld + w1 * (gj - mOld)
+                let vj = v[j] * b2 + (c2 * gj) * gj
+                let denom = vj.squareRoot() / bc2Sqrt + eps
+                m[j] = mj
+                v[j] = vj
+                p[j] = p[j] * decay + (negStepSize * mj) / denom
+            }
         }
     }
 }

@@ -12,8 +12,10 @@
 /// 6. teacher EMA with this step's momentum;
 /// 7. the step counter advances.
 ///
-/// Every arithmetic operation here is a plain Float32 (or, for norms, Double) operation in a fixed order,
-/// with no parallel split, so all replicas compute the same bits from the same inputs on any CPU.
+/// Every arithmetic operation here is a plain Float32 (or, for norms, Double) operation in a fixed order; only
+/// elementwise loops (AdamW, EMA) are split over `pool`, which cannot change a bit; reductions (the clipping
+/// norms) run sequentially in index order. So all replicas compute the same bits from the same inputs on any
+/// CPU and with any thread count.
 public struct AppliedStep: Sendable, Equatable {
     /// The global step that was applied, and its epoch.
     public var step: Int
@@ -35,7 +37,7 @@ extension TrainState {
     /// slices in rank order.
     @discardableResult
     public func applyUpdate(gradients: UnsafeMutablePointer<Float>, centerSums: UnsafePointer<Float>,
-                            entries: [StepEntries]) throws -> AppliedStep {
+                            entries: [StepEntries], pool: ComputePool = ComputePool(threads: 1)) throws -> AppliedStep {
         let B = entries.reduce(0) { $0 + $1.count }
         guard B == config.batch_size else {
             throw TrainStateError(.badValue("batch"), "entries hold \(B) images, the config's batch_size is "
@@ -75,12 +77,12 @@ extension TrainState {
         }
         let lr = schedules.learningRate(step: it), wd = schedules.weightDecay(step: it)
         optimizer.step(params: student, grads: UnsafePointer(gradients), groups: groups, lr: lr, weightDecay: wd,
-                       patchEmbedLrMult: config.patch_embed_lr_mult) {
+                       patchEmbedLrMult: config.patch_embed_lr_mult, pool: pool) {
             groups.hasGradient($0, epoch: epoch, freezeLastLayerEpochs: freeze)
         }
         // 6. Teacher EMA.
         let m = schedules.teacherMomentum(step: it)
-        ema.update(teacher: teacher, student: student, momentum: m)
+        ema.update(teacher: teacher, student: student, momentum: m, pool: pool)
         // 7. Counter.
         step = it + 1
         return AppliedStep(step: it, epoch: epoch, learningRate: lr, weightDecay: wd, teacherMomentum: m,

@@ -33,11 +33,13 @@ public struct TeacherEMA: Sendable {
     }
 
     /// t ← t·m + s·(1−m) for every matched tensor.
-    public func update(teacher: ParameterBuffer, student: ParameterBuffer, momentum m: Double) {
+    public func update(teacher: ParameterBuffer, student: ParameterBuffer, momentum m: Double,
+                       pool: ComputePool = ComputePool(threads: 1)) {
         let a = Float(m), b = Float(1 - m)
         for pair in pairs {
-            let t = teacher.base + pair.teacher, s = student.base + pair.student
-            for j in 0 ..< pair.count { t[j] = t[j] * a + s[j] * b }
+            let t = teacher.base + pair.teacher, s = UnsafePointer(student.base + pair.student)
+            // Elementwise: any split over threads gives the same bits.
+            pool.parallelFor(pair.count, minChunk: 1 << 15) { r in for j in r { t[j] = t[j] * a + s[j] * b } }
         }
     }
 

@@ -41,7 +41,7 @@ public enum DebugStep {
         // Raw gradients, copied before APPLY clips them in place.
         let grads = ParameterBuffer(layout: state.student.layout)
         grads.base.update(from: out.fused.base, count: grads.count)
-        let (losses, applied) = try state.applyUpdate(fused: out.fused, entries: [out.entries])
+        let (losses, applied) = try state.applyUpdate(fused: out.fused, entries: [out.entries], pool: pool)
         try withExtendedLifetime(grads) {
             try Checkpoint.write(state, to: outPath, extra: ["debug_step_from": info.path],
                                  additional: [("grads.safetensors", grads.safeTensorsEntries())])

@@ -19,7 +19,8 @@ extension TrainState {
     /// APPLY on the LOCAL part's output of a single process (or on the all-reduced fused buffer and the
     /// gathered entries of all ranks, in rank order): the gradient segment of `fused` is clipped in place.
     @discardableResult
-    public func applyUpdate(fused: ParameterBuffer, entries: [StepEntries]) throws -> (StepLosses, AppliedStep) {
+    public func applyUpdate(fused: ParameterBuffer, entries: [StepEntries], pool: ComputePool = ComputePool(threads: 1))
+        throws -> (StepLosses, AppliedStep) {
         guard fused.layout.count >= student.layout.count,
               let centerRange = fused.layout.range(of: FusedLayout.centerSums),
               let lossRange = fused.layout.range(of: FusedLayout.lossSums),
@@ -29,7 +30,7 @@ extension TrainState {
         let B = entries.reduce(0) { $0 + $1.count }
         let losses = StepLosses(sums: fused.base + lossRange.lowerBound, batch: B, weights: config.loss_weights)
         let applied = try applyUpdate(gradients: fused.base, centerSums: fused.base + centerRange.lowerBound,
-                                      entries: entries)
+                                      entries: entries, pool: pool)
         return (losses, applied)
     }
 
@@ -41,6 +42,6 @@ extension TrainState {
         try local.run(studentParams: student, teacherParams: teacher, memories: memories, center: center.base,
                       crops: crops, dropPath: dropPath, globalBatch: config.batch_size,
                       teacherTemperature: schedules.teacherTemperature(epoch: epoch), into: out, pool: pool)
-        return try applyUpdate(fused: out.fused, entries: [out.entries])
+        return try applyUpdate(fused: out.fused, entries: [out.entries], pool: pool)
     }
 }

@@ -117,26 +117,30 @@ func expectClose(_ a: UnsafeBufferPointer<Float>, _ b: [Float], tol: Float, _ wh
         }
     }
 
-    /// The same inputs give the same bits (what keeps replicas identical).
-    @Test func updateIsBitwiseReproducible() {
+    /// The same inputs give the same bits (what keeps replicas identical), with any thread count: AdamW and the
+    /// EMA are elementwise, so splitting them over threads cannot change a bit.
+    @Test func updateIsBitwiseReproducibleAcrossThreadCounts() throws {
+        let n = 100_000
         var layout = ParameterLayout()
-        layout.add("w", [1000])
+        layout.add("w", [n])
         let groups = ParameterGroups(layout: layout)
         var results: [[UInt32]] = []
-        for _ in 0 ..< 2 {
+        for threads in [1, 1, 2, 3] {
             let p = ParameterBuffer(layout: layout), g = ParameterBuffer(layout: layout)
+            let t = ParameterBuffer(layout: layout)
             var rng = SampleRNG(key: [7])
-            for j in 0 ..< 1000 { p.base[j] = Float(rng.normal()); g.base[j] = Float(rng.normal()) * 10 }
-            let adam = AdamW(layout: layout)
+            for j in 0 ..< n { p.base[j] = Float(rng.normal()); g.base[j] = Float(rng.normal()) * 10 }
+            let adam = AdamW(layout: layout), pool = ComputePool(threads: threads)
+            let ema = try TeacherEMA(teacher: layout, student: layout)
             for _ in 0 ..< 3 {
                 Clipping.clip(g, clip: 3) { _ in true }
-                adam.step(params: p, grads: g, groups: groups, lr: 1e-3, weightDecay: 0.04, patchEmbedLrMult: 0.2) { _ in
-                    true
-                }
+                adam.step(params: p, grads: g, groups: groups, lr: 1e-3, weightDecay: 0.04, patchEmbedLrMult: 0.2,
+                          pool: pool) { _ in true }
+                ema.update(teacher: t, student: p, momentum: 0.996, pool: pool)
             }
-            results.append((0 ..< 1000).map { p.base[$0].bitPattern })
+            results.append((0 ..< n).map { p.base[$0].bitPattern } + (0 ..< n).map { t.base[$0].bitPattern })
         }
-        #expect(results[0] == results[1])
+        #expect(results.allSatisfy { $0 == results[0] })
     }
 
     @Test func clippingCoefficientIsTorchs() {
