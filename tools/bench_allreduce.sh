@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# bench_allreduce.sh — ring all-reduce: mugs (ZeroMQ ring) vs torch.distributed gloo, in the same run, plus the raw
+# ZeroMQ loopback limit.
+#
+# 1. `mugs bench allreduce --workers N --size S…` (N local processes on 127.0.0.1),
+# 2. ../shared/bench/gloo_allreduce.py (same sizes, same timing rules: barrier, timed op, max over ranks),
+# 3. ../shared/bench/zmq_pingpong_thr.c (raw libzmq PUSH/PULL throughput, compiled here with gcc -O2),
+# then a table per (N, size): busbw of both (nccl-tests: busbw = algbw · 2(N−1)/N), the ratio mugs/gloo (target
+# ≥ 1.5 at 64 and 256 MiB) and mugs busbw as a fraction of the raw zero-copy ZeroMQ throughput for 1 MiB messages.
+#
+# Usage: tools/bench_allreduce.sh [--workers "2 4"] [--sizes "1 16 64 256"] [--iters N]
+# Env:   PYTHON (default ~/mugs-ref/bin/python), BENCH_DIR (default ../shared/bench),
+#        SCRATCH (SwiftPM scratch path, default .build-release), MUGS (a prebuilt mugs binary; skips the build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+workers="2 4"; sizes="1 16 64 256"; iters=10
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --workers) workers="$2"; shift 2 ;;
+        --sizes) sizes="$2"; shift 2 ;;
+        --iters) iters="$2"; shift 2 ;;
+        *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
+    esac
+done
+python="${PYTHON:-$HOME/mugs-ref/bin/python}"
+bench_dir="${BENCH_DIR:-../shared/bench}"
+[[ -x "$python" ]] || { echo "no reference python at $python (tools/setup_reference_venv.sh creates it)" >&2; exit 1; }
+[[ -f "$bench_dir/gloo_allreduce.py" ]] || { echo "no $bench_dir/gloo_allreduce.py (set BENCH_DIR)" >&2; exit 1; }
+if [[ -z "${MUGS:-}" ]]; then
+    swift build -c release --product mugs --scratch-path "${SCRATCH:-.build-release}" >&2
+    MUGS="${SCRATCH:-.build-release}/release/mugs"
+fi
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+echo "== mugs ring all-reduce"
+# shellcheck disable=SC2086
+"$MUGS" bench allreduce --workers $workers --size $sizes --iters "$iters" | tee "$work/mugs.txt"
+
+echo "== torch.distributed gloo"
+# shellcheck disable=SC2086
+"$python" "$bench_dir/gloo_allreduce.py" --worlds $workers --sizes $sizes --iters "$iters" | tee "$work/gloo.txt"
+
+echo "== raw ZeroMQ loopback (zmq_pingpong_thr.c)"
+gcc -O2 -o "$work/zmq_thr" "$bench_dir/zmq_pingpong_thr.c" -lzmq
+"$work/zmq_thr" | tee "$work/zmq.txt"
+
+echo "== summary (GB/s = 1e9 B/s; busbw per nccl-tests)"
+python3 - "$work/mugs.txt" "$work/gloo.txt" "$work/zmq.txt" <<'PY'
+import re, sys
+mugs, gloo = {}, {}
+for line in open(sys.argv[1]):
+    m = re.search(r"ranks=(\d+) size=(\d+) MiB .*busbw\s+([\d.]+) GB/s", line)
+    if m: mugs[(int(m[1]), int(m[2]))] = float(m[3])
+for line in open(sys.argv[2]):
+    m = re.search(r"world=(\d+) size=\s*(\d+) MiB .*busbw\s+([\d.]+) GB/s", line)
+    if m: gloo[(int(m[1]), int(m[2]))] = float(m[3])
+raw = None
+for line in open(sys.argv[3]):
+    m = re.search(r"thr-zerocopy\s+msg=\s*1\.0 MiB.*->\s*([\d.]+) GB/s", line)
+    if m: raw = float(m[1])
+print(f"raw ZeroMQ zero-copy 1 MiB messages: {raw} GB/s")
+print(f"{'N':>2} {'size':>8} {'mugs busbw':>11} {'gloo busbw':>11} {'mugs/gloo':>10} {'of raw zmq':>11}")
+for key in sorted(mugs):
+    n, mib = key
+    g = gloo.get(key)
+    ratio = f"{mugs[key] / g:10.2f}" if g else f"{'-':>10}"
+    frac = f"{mugs[key] / raw:11.2f}" if raw else f"{'-':>11}"
+    print(f"{n:>2} {mib:>4} MiB {mugs[key]:>11.2f} {g if g else float('nan'):>11.2f} {ratio} {frac}")
+PY
