@@ -65,6 +65,9 @@ public enum ConfigYAML {
     /// Reads and parses a config file.
     public static func load(path: String) throws -> MugsConfig {
         let text: String
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ConfigError(.unreadable("no such file"), source: path)
+        }
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError(.unreadable(error.localizedDescription), source: path)
         }

@@ -21,8 +21,13 @@ public struct StepCrops: Sendable {
         func tensor(_ names: [String], _ shape: [Int], required: Bool = true) throws -> HostTensor? {
             guard let name = names.first(where: file.contains) else {
                 if !required { return nil }
+                let bare = String(names[0].dropFirst(prefix.count))
+                let hint = file.names.first { $0.hasSuffix("." + bare) || $0.hasSuffix("_" + bare) }.map {
+                    "; the file has '\($0)' (name prefix '\($0.dropLast(bare.count))')"
+                } ?? ""
                 throw TrainStateError(.missingTensor(names[0]), "\(path) must hold '\(names[0])' \(shape) "
-                    + "(B = batch_size \(B), G = global_crop_size \(G), l = local_crop_size \(l), L = local_crops_number \(L))")
+                    + "(B = batch_size \(B), G = global_crop_size \(G), l = local_crop_size \(l), L = local_crops_number "
+                    + "\(L))\(hint)")
             }
             let t = try file.tensor(name)
             guard t.shape == shape else {

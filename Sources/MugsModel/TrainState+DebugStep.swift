@@ -20,6 +20,12 @@ public enum DebugStep {
     /// `SampleRNG(seed, epoch, index: i, stream: .stochasticDepth)` with the checkpoint's seed.
     public static func run(config: MugsConfig, statePath: String, cropsPath: String, cropsPrefix: String = "",
                            outPath: String, threads: Int = 1) throws -> Result {
+        if let existing = try? FileManager.default.contentsOfDirectory(atPath: outPath), !existing.isEmpty {
+            throw TrainStateError(.io(outPath), "already exists and is not empty; choose a new output directory")
+        } else if FileManager.default.fileExists(atPath: outPath),
+                  (try? FileManager.default.contentsOfDirectory(atPath: outPath)) == nil {
+            throw TrainStateError(.io(outPath), "exists and is not a directory")
+        }
         let pool = ComputePool(threads: threads)
         let B = config.batch_size
         let local = try TrainStep(config: config, b: B, pool: pool)
