@@ -38,7 +38,7 @@ public enum Checkpoint {
         if FileManager.default.fileExists(atPath: path) { try removeTree(path) } // a redone step replaces it
         try write(state, to: path, extra: extra)
         try pointLatest(root: root, at: name)
-        try prune(root: root, keep: keep)
+        try prune(root: root, keep: keep, current: name)
         return path
     }
 
@@ -178,10 +178,12 @@ public enum Checkpoint {
         }.sorted { $0.0 < $1.0 }
     }
 
-    /// Keeps the newest `keep` step directories and removes leftover temporary directories.
-    static func prune(root: String, keep: Int) throws {
-        let steps = stepDirectories(root: root)
-        for old in steps.dropLast(keep) { try removeTree((root as NSString).appendingPathComponent(old.name)) }
+    /// Keeps `keep` step directories — `current` (just written) and the newest others — and removes leftover
+    /// temporary directories. `current` is never removed, even when a resumed run writes a lower step than
+    /// directories left by an abandoned later run.
+    static func prune(root: String, keep: Int, current: String) throws {
+        let others = stepDirectories(root: root).filter { $0.name != current }
+        for old in others.dropLast(keep - 1) { try removeTree((root as NSString).appendingPathComponent(old.name)) }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
         for n in names where n.hasPrefix(".tmp-step-") { try? removeTree((root as NSString).appendingPathComponent(n)) }
     }

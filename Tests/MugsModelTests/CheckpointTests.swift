@@ -94,6 +94,11 @@ enum ToyState {
         s.step = 11
         try Checkpoint.save(s, root: root, keep: 2)
         #expect(!FileManager.default.fileExists(atPath: tmp))
+        // A run resumed from an older step keeps what it just wrote, even with keep 1.
+        s.step = 9
+        try Checkpoint.save(s, root: root, keep: 1)
+        #expect(Checkpoint.stepDirectories(root: root).map(\.step) == [9])
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: root + "/latest") == "step-000000009")
     }
 
     @Test func missingOptimizerMeansZeroMoments() throws {
