@@ -65,6 +65,7 @@ func makeRing() -> Ring {
     var options = RingOptions()
     options.segmentBytes = int("segment-bytes", options.segmentBytes)
     options.window = int("window", options.window)
+    options.ioThreads = int("io-threads", options.ioThreads)
     options.peerTimeout = double("peer-timeout", options.peerTimeout)
     options.joinTimeout = double("join-timeout", 30)
     let endpoints = flag("endpoints").split(separator: ",").map(String.init)

@@ -90,8 +90,9 @@ public final class Ring {
         guard (0 ..< endpoints.count).contains(rank) else {
             throw .invalidConfiguration("rank \(rank) outside 0..<\(endpoints.count)")
         }
-        guard options.window >= 1, options.peerTimeout > 0, options.joinTimeout > 0, options.segmentBytes >= 64 else {
-            throw .invalidConfiguration("window ≥ 1, timeouts > 0 and segmentBytes ≥ 64 are required")
+        guard options.window >= 1, options.peerTimeout > 0, options.joinTimeout > 0, options.segmentBytes >= 64,
+              (1 ... 64).contains(options.ioThreads) else {
+            throw .invalidConfiguration("window ≥ 1, timeouts > 0, segmentBytes ≥ 64 and 1...64 I/O threads are required")
         }
         self.rank = rank
         self.size = endpoints.count
@@ -110,6 +111,7 @@ public final class Ring {
             state = .ready
             return
         }
+        if options.retainReceiveBuffers { Self.retainLargeAllocations() }
         do {
             try openSockets(ipv6: parsed.contains { $0.isIPv6 })
         } catch {
@@ -143,7 +145,7 @@ public final class Ring {
     }
 
     private func openSockets(ipv6: Bool) throws(TransportError) {
-        let ctx = try ZMQContext(ioThreads: 1)
+        let ctx = try ZMQContext(ioThreads: options.ioThreads)
         context = ctx
         let segment = options.effectiveSegmentBytes
         let hbIvl = Int32(max(1, options.effectiveHeartbeatInterval * 1000))
@@ -196,6 +198,18 @@ public final class Ring {
         context?.terminate()
         context = nil
     }
+
+    private static let largeAllocationsRetained: Void = {
+        // glibc's mallopt, looked up at run time (malloc.h is not in the Glibc module; absent on other libcs).
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }
+        let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
+        _ = mallopt(-3, 32 << 20)  // M_MMAP_THRESHOLD
+        _ = mallopt(-1, 256 << 20)  // M_TRIM_THRESHOLD
+    }()
+
+    /// See `RingOptions.retainReceiveBuffers`. Once per process.
+    static func retainLargeAllocations() { _ = largeAllocationsRetained }
 
     /// Rank `r`'s endpoint for error messages.
     func endpoint(_ r: Int) -> String { (0 ..< size).contains(r) ? endpoints[r] : "rank \(r) is outside the ring" }

@@ -23,6 +23,14 @@ public struct RingOptions: Sendable {
     /// Kernel TCP buffer sizes (ZMQ_SNDBUF / ZMQ_RCVBUF); -1 keeps the OS default (autotuned on Linux).
     public var socketBufferBytes: Int32 = -1
 
+    /// libzmq I/O threads of the ring's context. With 2 the inbound and outbound connections can be driven by
+    /// different threads (useful on many-core workers; on a 2-core box the work is the same).
+    public var ioThreads: Int = 1
+    /// Keep libzmq's large receive buffers in the heap between messages (process-wide glibc `mallopt`: mmap
+    /// threshold 32 MiB, trim threshold 256 MiB). Without it every received segment is a fresh mmap, paid in page
+    /// faults (~10% of a rank's CPU at 1 MiB segments). Raised, never lowered; off leaves malloc alone.
+    public var retainReceiveBuffers = true
+
     public init() {}
 
     var effectiveSegmentBytes: Int { max(64, segmentBytes / 64 * 64) }
