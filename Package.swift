@@ -53,6 +53,17 @@ targets += [
     .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"]),
 ]
 
+// MARK: job — mugs-coordinator and mugs-worker (the distributed job) and their shared service code
+products += [.executable(name: "mugs-coordinator", targets: ["Coordinator"]),
+             .executable(name: "mugs-worker", targets: ["Worker"])]
+targets += [
+    .target(name: "JobService", dependencies: ["CoordinatorCore", "ControlPort", "MugsData", "MugsModel", "Transport",
+                                               "Wire"], swiftSettings: native),
+    .executableTarget(name: "Coordinator", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
+    .executableTarget(name: "Worker", dependencies: ["JobService", argumentParser], swiftSettings: native),
+    .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "Transport", "Wire", "Coordinator", "Worker"]),
+]
+
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [

@@ -71,10 +71,15 @@ public struct CoordinatorMachine: Sendable {
     private var stopRequested = false
     private var regroupPending = false
     private var lastFailedPeer: (generation: Int, peer: WorkerID)?
+    /// Members of the current generation the committed state is being streamed to.
+    private var stateSent: Set<WorkerID> = []
 
-    public init(settings: Settings, committedStep: Int) {
+    /// - Parameter lastGeneration: the highest generation a previous coordinator of this job used (from its
+    ///   checkpoint), so a restarted coordinator's generations are new to every worker.
+    public init(settings: Settings, committedStep: Int, lastGeneration: Int = 0) {
         precondition(settings.minWorkers >= 1 && settings.maxWorkers >= settings.minWorkers && settings.lookahead >= 1)
         self.settings = settings
+        generation = max(0, lastGeneration)
         committed = committedStep
         planned = committedStep
         if committedStep >= settings.totalSteps { phase = .finished }
@@ -127,6 +132,12 @@ public struct CoordinatorMachine: Sendable {
             // The cache advanced whatever the generation (a worker's messages arrive in order, and it aborts an old
             // generation before loading new state), but only the current ring's hashes are compared.
             workers[id]!.cacheStep = step + 1
+            // A member that finished a step of an older generation after the new one was formed is no longer at the
+            // committed step: stream it the state (the generation cannot start before it has it).
+            if phase == .syncing, ring.contains(id), step + 1 != committed, !stateSent.contains(id) {
+                stateSent.insert(id)
+                out.append(.sendState(to: id, step: committed))
+            }
             guard g == generation, ring.contains(id) else { break }
             if settings.hashCheckEvery > 0 && (step + 1) % settings.hashCheckEvery == 0 {
                 workerHashes[step + 1, default: [:]][id] = hash
@@ -248,7 +259,9 @@ public struct CoordinatorMachine: Sendable {
         generation += 1
         ring = Array(members)
         out.append(.startGeneration(generation: generation, ring: ring, firstStep: committed))
+        stateSent = []
         for id in ring where workers[id]!.cacheStep != committed {
+            stateSent.insert(id)
             out.append(.sendState(to: id, step: committed))
         }
         phase = .syncing

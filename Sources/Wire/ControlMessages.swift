@@ -12,8 +12,12 @@ public struct Join: Sendable, Equatable {
     public var cores: UInt32
     /// The last committed step the worker's state cache holds, if any.
     public var cachedStep: UInt64?
+    /// The job token (the coordinator refuses a join without the right one).
+    public var token: String
 
-    public init(workerID: String, host: String, dataEndpoint: String, cores: UInt32, cachedStep: UInt64?) {
+    public init(workerID: String, host: String, dataEndpoint: String, cores: UInt32, cachedStep: UInt64?,
+                token: String = "") {
+        self.token = token
         self.workerID = workerID
         self.host = host
         self.dataEndpoint = dataEndpoint

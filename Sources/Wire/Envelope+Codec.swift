@@ -13,6 +13,7 @@ extension Envelope {
             var w = ByteWriter()
             w.string(m.workerID); w.string(m.host); w.string(m.dataEndpoint); w.u32(m.cores)
             Self.writeOptional(&w, m.cachedStep)
+            w.string(m.token)
             body = w.bytes
         case let .heartbeat(m):
             var w = ByteWriter()
@@ -53,6 +54,8 @@ extension Envelope {
             var w = ByteWriter()
             w.u32(m.failedRank); w.string(m.reason)
             body = w.bytes
+        case let .job(m):
+            (body, data) = m.encodedPayload()
         }
         header.bodyLength = UInt64(body?.count ?? 0)
         header.dataLength = UInt64(data?.count ?? 0)
@@ -133,7 +136,7 @@ extension Envelope {
             case .join:
                 m = .join(Join(workerID: try r.string("join.workerID"), host: try r.string("join.host"),
                                dataEndpoint: try r.string("join.dataEndpoint"), cores: try r.u32("join.cores"),
-                               cachedStep: try readOptional(&r, "join.cachedStep")))
+                               cachedStep: try readOptional(&r, "join.cachedStep"), token: try r.string("join.token")))
             case .heartbeat:
                 m = .heartbeat(Heartbeat(workerID: try r.string("heartbeat.workerID"),
                                          cachedStep: try readOptional(&r, "heartbeat.cachedStep"),
@@ -177,6 +180,8 @@ extension Envelope {
             case .ringAbort:
                 m = .ringAbort(RingAbort(failedRank: try r.u32("ringAbort.failedRank"),
                                          reason: try r.string("ringAbort.reason")))
+            default:
+                m = .job(try JobMessage.decode(h.type, &r, data: data))
             }
             try r.finish()
             return m

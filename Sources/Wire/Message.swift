@@ -10,6 +10,8 @@ public enum Message: Sendable, Equatable {
     case ringCredit(RingCredit)
     case ringSegment(RingSegment)
     case ringAbort(RingAbort)
+    /// The distributed job's control messages.
+    case job(JobMessage)
 
     public var type: MessageType {
         switch self {
@@ -23,6 +25,7 @@ public enum Message: Sendable, Equatable {
         case .ringCredit: return .ringCredit
         case .ringSegment: return .ringSegment
         case .ringAbort: return .ringAbort
+        case let .job(m): return m.type
         }
     }
 }
@@ -35,6 +38,7 @@ extension MessageType {
         case .stateTransfer, .reducedChunk: return (true, true)
         case .ringSegment: return (false, true)
         case .ringHello, .ringCredit: return (false, false)
+        default: return JobMessage.frames(self) ?? (false, false)
         }
     }
 }

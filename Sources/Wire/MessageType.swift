@@ -23,6 +23,20 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case ringSegment = 18
     /// A rank gives up the ring operation and names the peer that failed.
     case ringAbort = 19
+
+    // The distributed job's control plane (`JobMessage`, JobMessages.swift).
+    case welcome = 32
+    case evict = 33
+    case generation = 34
+    case abort = 35
+    case plan = 36
+    case stateHeader = 37
+    case stateReceived = 38
+    case stepApplied = 39
+    case sliceEntries = 40
+    case ringFailed = 41
+    case leave = 42
+    case finished = 43
 }
 
 /// Which part of a ring collective a segment belongs to (the header's `phase` field).

@@ -1,0 +1,280 @@
+import ControlPort
+import CoordinatorCore
+import Foundation
+import MugsData
+import MugsModel
+import Transport
+import Wire
+
+/// `mugs-coordinator`'s service: turns the pure `CoordinatorMachine` into a running job. One thread owns the
+/// ROUTER socket, the machine and the authoritative `TrainState`; the control port runs on its own thread and talks
+/// to this one through `CoordinatorControl` (snapshots out, actions in); checkpoints are written on a background
+/// thread from a snapshot.
+///
+/// Loop: poll the ROUTER (≤ 100 ms) → decode each message → feed the machine → carry out its actions (send plans,
+/// stream state, apply and commit steps, checkpoint) → `.tick(now)` → control actions → signals.
+public final class CoordinatorService {
+    struct Peer {
+        var routingID: [UInt8]
+        var name: String
+        var host: String
+        var imagesPerSecond: Double = 0
+        var lastHeard: Double
+    }
+
+    /// A state transfer in progress to one worker.
+    struct Stream {
+        var worker: CoordinatorMachine.WorkerID
+        var step: Int
+        var headerSent = false
+        var section = 0
+        var offset = 0
+    }
+
+    let settings: CoordinatorSettings
+    let log: JobLog
+    let config: MugsConfig
+    let configYAML: String
+    let dataset: ImageDataset
+    let plan: EpochPlan
+    let totalSteps: Int
+    let jobID: UInt64
+    let jobName: String
+    let state: TrainState
+    let sections: StateSections
+    var machine: CoordinatorMachine
+    let control: CoordinatorControl
+    let server: ControlServer
+    let writer: CheckpointWriter
+    let context: ZMQContext
+    let router: ZMQSocket
+    let scratch = ZMQMessage()
+    static let chunkFloats = 1 << 18
+
+    var peers: [CoordinatorMachine.WorkerID: Peer] = [:]
+    var idsByRouting: [[UInt8]: CoordinatorMachine.WorkerID] = [:]
+    var nextWorkerID: CoordinatorMachine.WorkerID = 1
+    var ringMembers: [CoordinatorMachine.WorkerID] = []
+    var streams: [Stream] = []
+    var assemblies: [StepAssembly]
+    var permutationCache: (epoch: Int, permutation: [Int32])?
+    var plannedSamples: [Int: [[Int32]]] = [:]
+    var lastLosses: StatusReport.Losses?
+    var lastApplied: AppliedStep?
+    var lastCommitTime: Double?
+    var secondsPerStep: Double?
+    var lastStepLog = -Double.infinity
+    var lastCheckpointStep: Int
+    var lastCheckpointTime: Double
+    var lastCheckpoint: StatusReport.Checkpoint?
+    var lastHeartbeatSent = 0.0
+    var refusalsLogged: [String: Double] = [:]
+    var finishedReason: String?
+    var exitCode: Int32 = 0
+    let startTime = ProcessLifecycle.now()
+
+    public init(settings s: CoordinatorSettings, log: JobLog) throws {
+        settings = s
+        self.log = log
+        dataset = try DatasetSpec.open(s.dataSpec)
+        // Resume or start fresh.
+        var resumed: CheckpointInfo?
+        if (try? Checkpoint.resolve(s.checkpointDir)) != nil { resumed = try Checkpoint.readInfo(s.checkpointDir) }
+        var c: MugsConfig
+        if let r = resumed {
+            c = r.config
+            if let given = s.config, given != r.config {
+                let diff = MugsConfig.fields.filter { $0.render(given) != $0.render(r.config) }.map(\.name)
+                throw JobError("--config", "differs from the config of the checkpoint in \(s.checkpointDir) "
+                               + "(fields \(diff.joined(separator: ", ")))",
+                               hint: "omit --config/--preset to resume with the checkpoint's, or use a new --checkpoint-dir")
+            }
+            if let fp = r.extra["dataset_fingerprint"], fp != dataset.fingerprint {
+                throw JobError("--data \(s.dataSpec)", "is not the dataset the checkpoint was trained on "
+                               + "(fingerprint \(dataset.fingerprint), checkpoint \(fp))")
+            }
+        } else {
+            guard let given = s.config else {
+                throw JobError("config", "no --config or --preset, and \(s.checkpointDir) holds no checkpoint to resume")
+            }
+            c = given
+        }
+        try c.validate()
+        _ = try MultiCropConfig(training: c)
+        config = c
+        guard dataset.count >= c.batch_size else {
+            throw JobError("--data \(s.dataSpec)", "has \(dataset.count) images, fewer than batch_size \(c.batch_size)")
+        }
+        let seed = UInt64(c.seed)
+        plan = EpochPlan(seed: seed, datasetSize: dataset.count, globalBatch: c.batch_size)
+        totalSteps = s.totalSteps ?? c.epochs * plan.stepsPerEpoch
+        configYAML = ConfigYAML.render(c, title: "mugs job config")
+        jobID = JobState.jobID(token: s.token, datasetFingerprint: dataset.fingerprint, configYAML: configYAML, seed: seed)
+        jobName = "mugs-" + String(jobID >> 32, radix: 16)
+        if let r = resumed {
+            guard r.stepsPerEpoch == plan.stepsPerEpoch else {
+                throw JobError("checkpoint \(r.path)", "has \(r.stepsPerEpoch) steps per epoch, this dataset and batch "
+                               + "give \(plan.stepsPerEpoch)")
+            }
+            state = try JobState.make(config: c, stepsPerEpoch: plan.stepsPerEpoch, seed: seed)
+            try Checkpoint.load(into: state, from: r.path)
+        } else {
+            state = try JobState.initial(config: c, stepsPerEpoch: plan.stepsPerEpoch, seed: seed)
+        }
+        sections = StateSections(state)
+        let lastGeneration = Int(resumed?.extra["generation"] ?? "") ?? 0
+        machine = CoordinatorMachine(settings: .init(minWorkers: s.minWorkers, maxWorkers: s.maxWorkers,
+                                                     heartbeatTimeout: s.heartbeatTimeout, lookahead: 2,
+                                                     totalSteps: totalSteps, hashCheckEvery: s.hashEvery),
+                                     committedStep: state.step, lastGeneration: lastGeneration)
+        lastCheckpointStep = resumed?.step ?? -1
+        lastCheckpointTime = ProcessLifecycle.now()
+        if let r = resumed {
+            lastCheckpoint = StatusReport.Checkpoint(path: r.path, step: r.step, unixTime: Date().timeIntervalSince1970)
+        }
+        let layout = try JobState.fusedLayout(config: c).layout
+        assemblies = (0 ..< 3).map { _ in StepAssembly(layout: layout, config: c) }
+        writer = CheckpointWriter(root: s.checkpointDir, keep: s.keepCheckpoints,
+                                  snapshotState: try JobState.make(config: c, stepsPerEpoch: plan.stepsPerEpoch, seed: seed))
+        // Sockets.
+        context = try ZMQContext(ioThreads: 1)
+        router = try ZMQSocket(context, .router)
+        let hb = Int32(s.heartbeatInterval * 1000), ttl = Int32(s.heartbeatTimeout * 1000)
+        for o: SocketOption in [.linger(milliseconds: 0), .routerMandatory(true), .routerHandover(true),
+                                .maxMessageSize(64 << 20), .sendHighWaterMark(100_000), .receiveHighWaterMark(100_000),
+                                .heartbeatInterval(milliseconds: hb), .heartbeatTimeout(milliseconds: ttl),
+                                .heartbeatTTL(milliseconds: ttl), .ipv6(s.listen.contains("["))] {
+            try router.set(o)
+        }
+        do { try router.bind(s.listen) } catch {
+            throw JobError("--listen \(s.listen)", "cannot bind: \(error)", hint: "is another coordinator running?")
+        }
+        control = CoordinatorControl(token: s.token)
+        do {
+            let ctl = control
+            let routerForControl = ControlRouter(backend: ctl, token: s.token)
+            server = try ControlServer(host: s.controlHost, port: s.controlPort) { routerForControl.handle($0) }
+        } catch {
+            throw JobError("--control \(s.controlHost):\(s.controlPort)", "\(error)")
+        }
+        let how = resumed.map { "resumed from \($0.path) at step \($0.step)" } ?? "new job at step 0"
+        log.log("start", "\(jobName): \(how); dataset \(s.dataSpec) (\(dataset.count) images, \(plan.stepsPerEpoch) "
+                + "steps/epoch of \(c.batch_size)), \(totalSteps) steps; workers join at \(s.listen); control at "
+                + "http://\(s.controlHost):\(server.port)",
+                [("job", .string(jobName)), ("step", .int(state.step)), ("total_steps", .int(totalSteps)),
+                 ("control_port", .int(server.port)), ("resumed", .bool(resumed != nil))])
+        if machine.phase == .finished { finishedReason = "all \(totalSteps) steps were already committed" }
+        publishStatus()
+    }
+
+    /// Runs the job until it finishes, is stopped, or gets SIGTERM/SIGINT. Returns the process exit code.
+    public func run() -> Int32 {
+        var poller = ZMQPoller([router])
+        while finishedReason == nil {
+            poller.setEvents(0, read: true, write: !streams.isEmpty)
+            _ = try? poller.poll(timeout: streams.isEmpty ? 0.1 : 0.02)
+            receiveAll()
+            pumpStreams()
+            let now = ProcessLifecycle.now()
+            handle(machine.handle(.tick(now: now - startTime)))
+            for action in control.takeActions() { perform(action) }
+            if now - lastHeartbeatSent >= settings.heartbeatInterval { sendHeartbeats(now) }
+            collectCheckpointResults()
+            maybePeriodicCheckpoint(now)
+            publishStatus()
+            if ProcessLifecycle.terminationRequested || ProcessLifecycle.interruptRequested {
+                let sig = ProcessLifecycle.terminationRequested ? "SIGTERM" : "SIGINT"
+                log.log("signal", "\(sig): checkpointing step \(state.step) and exiting; workers keep their caches and "
+                        + "rejoin a restarted coordinator")
+                finishedReason = sig
+                break
+            }
+            if ProcessLifecycle.parentGone { finishedReason = "parent exited"; exitCode = 1; break }
+        }
+        shutdown()
+        return exitCode
+    }
+
+    private func shutdown() {
+        writer.waitIdle(timeout: 600)
+        collectCheckpointResults()
+        if state.step != lastCheckpointStep { checkpoint(reason: finishedReason ?? "exit", wait: true) }
+        if machine.phase == .finished {
+            for (_, p) in peers { send(.job(.finished(reason: finishedReason ?? "finished")), to: p.routingID) }
+        }
+        publishStatus(final: true)
+        log.log("exit", "\(jobName) exits at step \(state.step): \(finishedReason ?? "")",
+                [("step", .int(state.step))])
+        writer.stop()
+        server.stop()
+        router.close()
+        context.terminate()
+    }
+
+    // MARK: sending
+
+    func envelope(_ m: Message, generation g: Int, step: Int) -> Envelope {
+        Envelope(jobID: jobID, generation: UInt64(max(0, g)), step: UInt64(max(0, step)), message: m)
+    }
+
+    /// Sends to a peer; a peer that vanished is left to the heartbeat timeout.
+    func send(_ m: Message, to routingID: [UInt8], generation g: Int? = nil, step: Int? = nil) {
+        _ = try? JobChannel.send(envelope(m, generation: g ?? machine.generation, step: step ?? state.step),
+                                 on: router, to: routingID)
+    }
+
+    func send(_ m: Message, to id: CoordinatorMachine.WorkerID, generation g: Int? = nil, step: Int? = nil) {
+        guard let p = peers[id] else { return }
+        send(m, to: p.routingID, generation: g, step: step)
+    }
+
+    private func sendHeartbeats(_ now: Double) {
+        lastHeartbeatSent = now
+        for (_, p) in peers {
+            send(.heartbeat(Heartbeat(workerID: "coordinator", cachedStep: UInt64(state.step), imagesPerSecond: 0)),
+                 to: p.routingID)
+        }
+    }
+
+    /// Sends pending state transfers until the socket would block.
+    private func pumpStreams() {
+        var budget = 64
+        while !streams.isEmpty && budget > 0 {
+            var s = streams[0]
+            guard let p = peers[s.worker], s.step == state.step else {
+                streams.removeFirst()
+                continue
+            }
+            let env: Envelope
+            if !s.headerSent {
+                env = envelope(.job(.stateHeader(sections.header(chunkFloats: Self.chunkFloats))),
+                               generation: machine.generation, step: s.step)
+            } else {
+                let sec = sections.sections[s.section]
+                let n = min(Self.chunkFloats, sec.count - s.offset)
+                let values = Array(UnsafeBufferPointer(start: sec.base + s.offset, count: n))
+                env = envelope(.stateTransfer(StateTransfer(section: sec.name, offset: UInt64(s.offset),
+                                                            totalCount: UInt64(sec.count), values: values)),
+                               generation: machine.generation, step: s.step)
+            }
+            let sent: Bool
+            do { sent = try JobChannel.send(env, on: router, to: p.routingID) } catch {
+                streams.removeFirst() // the peer is gone; the heartbeat timeout evicts it
+                continue
+            }
+            guard sent else { return }
+            budget -= 1
+            if !s.headerSent { s.headerSent = true } else {
+                s.offset += Self.chunkFloats
+                if s.offset >= sections.sections[s.section].count { s.section += 1; s.offset = 0 }
+            }
+            if s.section >= sections.sections.count {
+                streams.removeFirst()
+                log.log("state", "sent the state at step \(s.step) to \(p.name)")
+            } else {
+                streams[0] = s
+                streams.append(streams.removeFirst()) // round-robin between transfers
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// The job token: a shared secret that workers need to join and control clients need for mutating calls. Read from
+/// a file (`--token-file`, first line, surrounding whitespace trimmed) or the `MUGS_TOKEN` environment variable.
+public enum JobToken {
+    public static let environmentVariable = "MUGS_TOKEN"
+
+    public static func read(file: String?) throws -> String {
+        let token: String
+        if let file {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw JobError("token file \(file)", "cannot be read", hint: "create it, e.g. `openssl rand -hex 16 > \(file)`")
+            }
+            token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let env = ProcessInfo.processInfo.environment[environmentVariable] {
+            token = env.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else {
+            throw JobError("job token", "missing", hint: "pass --token-file FILE or set \(environmentVariable)")
+        }
+        guard !token.isEmpty, !token.contains("\n") else {
+            throw JobError("job token", "is empty or spans several lines", hint: "put one line of text in the token file")
+        }
+        return token
+    }
+}
+
+/// An error for the person running a daemon: what, what is wrong with it, and what to do.
+public struct JobError: Error, CustomStringConvertible, Sendable {
+    public var what: String
+    public var problem: String
+    public var hint: String?
+
+    public init(_ what: String, _ problem: String, hint: String? = nil) {
+        self.what = what; self.problem = problem; self.hint = hint
+    }
+
+    public var description: String { "\(what): \(problem)" + (hint.map { " (\($0))" } ?? "") }
+}

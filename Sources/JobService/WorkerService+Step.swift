@@ -1,0 +1,117 @@
+import Foundation
+import MugsData
+import MugsModel
+import Transport
+import Wire
+
+/// One planned step on a worker: the same LOCAL and APPLY code as the single-process step, with the ring between.
+extension WorkerService {
+    /// Floats per reduced-chunk message (1 MiB).
+    static let chunkFloats = 1 << 18
+
+    func runStep() {
+        guard let j = job, let ring, let loader, !plans.isEmpty else { return }
+        let p = plans.removeFirst()
+        submitted -= 1
+        let t0 = ProcessLifecycle.now()
+        let batch: CropBatch
+        do { batch = try loader.next() } catch {
+            log.log("error", "step \(p.step): loading the slice failed: \(error)")
+            send(.job(.ringFailed(peerRank: -1, reason: "\(settings.workerID) cannot load its slice: \(error)")),
+                 generation: p.generation, step: p.step)
+            dropGeneration()
+            return
+        }
+        defer { loader.recycle(batch); submitPlans() }
+        guard batch.tag == p.step, batch.count == p.indices.count else {
+            log.log("error", "loader returned step \(batch.tag) for step \(p.step)")
+            dropGeneration()
+            return
+        }
+        let b = batch.count, c = j.config
+        do {
+            let (local, out) = try stepBuffers(b: b, config: c)
+            let seeds = (0 ..< b).map { batch.dropPathSeed[$0] }
+            let weak = (0 ..< b).map { batch.weak[$0] != 0 }
+            let G = c.global_crop_size, l = c.local_crop_size, L = c.local_crops_number
+            let crops = SliceCrops(teacherGlobal: UnsafeBufferPointer(start: batch.teacherGlobal, count: 2 * b * 3 * G * G),
+                                   studentGlobal: UnsafeBufferPointer(start: batch.studentGlobal, count: 2 * b * 3 * G * G),
+                                   studentLocal: UnsafeBufferPointer(start: batch.studentLocal, count: L * b * 3 * l * l),
+                                   weak: weak)
+            let state = j.state
+            // LOCAL: the slice's gradients, centre and loss sums, entries.
+            try local.run(studentParams: state.student, teacherParams: state.teacher, memories: state.memories,
+                          center: state.center.base, crops: crops, dropPath: .seeds(seeds), globalBatch: c.batch_size,
+                          teacherTemperature: state.schedules.teacherTemperature(epoch: state.epoch), into: out,
+                          pool: pool)
+            send(.job(.sliceEntries(EntriesCodec.message(out.entries))), generation: p.generation, step: p.step)
+            // Ring: all-reduce of the fused buffer (the owned chunk goes to the coordinator as soon as it is final),
+            // then all-gather of every rank's entries.
+            let fused = out.fused
+            try ring.allReduce(fused.all, keepingAlive: fused, step: UInt64(p.step)) { range in
+                self.sendChunk(fused, range: range, plan: p)
+            }
+            let blockBytes = EntriesCodec.blockBytes(b: b, config: c)
+            if entriesBlockBytes < blockBytes {
+                entriesBlock?.deallocate()
+                entriesBlock = .allocate(byteCount: blockBytes, alignment: 64)
+                entriesBlockBytes = blockBytes
+            }
+            let n = EntriesCodec.pack(out.entries, into: entriesBlock!)
+            try ring.allGather(UnsafeRawBufferPointer(start: entriesBlock!, count: n), into: gathered, step: UInt64(p.step))
+            if rankEntries.count != p.worldSize || zip(rankEntries.indices, rankEntries).contains(where: {
+                $1.capacity != max(1, EpochPlanSlice.size(rank: $0, worldSize: p.worldSize, batch: c.batch_size)) }) {
+                rankEntries = (0 ..< p.worldSize).map {
+                    StepEntries(capacity: max(1, EpochPlanSlice.size(rank: $0, worldSize: p.worldSize, batch: c.batch_size)),
+                                config: c)
+                }
+            }
+            for r in 0 ..< p.worldSize { try EntriesCodec.unpack(gathered.block(r), into: rankEntries[r]) }
+            // APPLY: the same update the coordinator applies to its copy.
+            let t1 = ProcessLifecycle.now()
+            try state.applyUpdate(fused: fused, entries: rankEntries)
+            cacheStep = p.step + 1
+            let every = Int(j.welcome.hashEvery)
+            let hashed = every > 0 && cacheStep % every == 0
+            let hash = hashed ? state.stateHash() : 0
+            let t2 = ProcessLifecycle.now()
+            send(.job(.stepApplied(stateHash: hash, hashed: hashed, seconds: t2 - t0)), generation: p.generation,
+                 step: p.step)
+            let dt = lastStepEnd.map { t2 - $0 } ?? (t2 - t0)
+            lastStepEnd = t2
+            shared.imagesPerSecond = Double(b) / max(dt, 1e-9)
+            _ = t1
+        } catch let e as RingError {
+            log.log("ring", "generation \(p.generation) step \(p.step): \(e)")
+            send(.job(.ringFailed(peerRank: Int32(e.failedRank ?? -1), reason: "\(e)")), generation: p.generation,
+                 step: p.step)
+            dropGeneration()
+        } catch {
+            log.log("error", "step \(p.step): \(error)")
+            send(.job(.ringFailed(peerRank: -1, reason: "\(settings.workerID): \(error)")), generation: p.generation,
+                 step: p.step)
+            dropGeneration()
+        }
+    }
+
+    /// The LOCAL step planned for slices of `b` images, built once per slice size.
+    private func stepBuffers(b: Int, config c: MugsConfig) throws -> (TrainStep, StepBuffers) {
+        if let s = steps[b] { return s }
+        let local = try TrainStep(config: c, b: b, pool: pool)
+        let s = (step: local, out: local.makeBuffers())
+        steps[b] = s
+        return s
+    }
+
+    /// Sends the owned, fully reduced range of the fused buffer in ≤ 1 MiB messages.
+    private func sendChunk(_ fused: ParameterBuffer, range: Range<Int>, plan p: Plan) {
+        var o = range.lowerBound
+        repeat {
+            let n = min(Self.chunkFloats, range.upperBound - o)
+            let values = Array(UnsafeBufferPointer(start: fused.base + o, count: n))
+            send(.reducedChunk(ReducedChunk(offset: UInt64(o), totalCount: UInt64(fused.count), values: values)),
+                 generation: p.generation, step: p.step)
+            o += n
+        } while o < range.upperBound
+    }
+}

@@ -1,0 +1,265 @@
+import Foundation
+import MugsData
+import MugsModel
+import Transport
+import Wire
+
+/// `mugs-worker`'s service. The calling thread computes: it takes the coordinator's messages in order from the inbox
+/// and runs planned steps (load → LOCAL → ring all-reduce + all-gather → send owned chunk → APPLY → report). The I/O
+/// thread (`WorkerLink`) keeps the coordinator connection, heartbeats and re-joins. The worker holds nothing the
+/// coordinator cannot rebuild: its state is a cache at `cacheStep`.
+public final class WorkerService {
+    struct Job {
+        let config: MugsConfig
+        let configYAML: String
+        let welcome: Welcome
+        let dataset: ImageDataset
+        let crops: MultiCropConfig
+        let state: TrainState
+        let sections: StateSections
+    }
+
+    struct Plan {
+        let generation: Int
+        let step: Int
+        let rank: Int
+        let worldSize: Int
+        let epoch: Int
+        let indices: [Int]
+    }
+
+    let settings: WorkerSettings
+    let log: JobLog
+    let inbox = WorkerInbox()
+    let shared = WorkerLink.Shared()
+    let link: WorkerLink
+    let pool: ComputePool
+    var outbox: ZMQSocket!
+
+    var job: Job?
+    var cacheStep = -1 { didSet { shared.cacheStep = cacheStep } }
+    var receiver = StateReceiver()
+    var jobID: UInt64 = 0
+    var generation = -1
+    var rank = 0
+    var worldSize = 0
+    var endpoints: [String] = []
+    var ring: Ring?
+    var loader: BatchLoader?
+    var plans: [Plan] = []
+    var submitted = 0
+    var steps: [Int: (step: TrainStep, out: StepBuffers)] = [:]
+    var rankEntries: [StepEntries] = []
+    let gathered = GatheredBlocks()
+    var entriesBlock: UnsafeMutableRawPointer?
+    var entriesBlockBytes = 0
+    var exitCode: Int32?
+    var lastStepEnd: Double?
+
+    public init(settings s: WorkerSettings, log: JobLog) throws {
+        settings = s
+        self.log = log
+        pool = ComputePool(threads: s.threads)
+        BLAS.setThreads(s.threads)
+        link = try WorkerLink(settings: s, log: log, inbox: inbox, shared: shared)
+    }
+
+    /// Runs until the job finishes, the worker is evicted, or SIGTERM. Returns the exit code.
+    public func run() -> Int32 {
+        do { outbox = try link.makeOutbox() } catch {
+            log.log("fatal", "cannot open the in-process queue: \(error)")
+            return 1
+        }
+        log.log("start", "worker \(settings.workerID) (\(settings.threads) compute + \(settings.loaderThreads) loader "
+                + "threads, data \(settings.dataEndpoint)) joining \(settings.coordinator)")
+        link.start()
+        while exitCode == nil {
+            // Take every waiting message first (aborts and new generations win over stale plans).
+            var item = inbox.next(timeout: runnable() ? 0 : 0.1)
+            while let i = item, exitCode == nil {
+                handle(i)
+                item = inbox.next(timeout: 0)
+            }
+            skipStalePlans()
+            if exitCode == nil && runnable() { runStep() }
+        }
+        dropGeneration()
+        inbox.close()
+        outbox.close()
+        link.join()
+        log.log("exit", "worker \(settings.workerID) exits (cache at step \(cacheStep))")
+        return exitCode ?? 0
+    }
+
+    // MARK: messages
+
+    private func handle(_ item: WorkerInbox.Item) {
+        switch item {
+        case .terminate:
+            exitCode = 0
+        case .coordinatorLost:
+            dropGeneration()
+            receiver.reset()
+            if cacheStep < 0 { cacheStep = -1 }
+        case .message(let env):
+            handle(env)
+        }
+    }
+
+    private func handle(_ env: Envelope) {
+        let g = Int(env.generation), step = Int(env.step)
+        switch env.message {
+        case let .job(.welcome(w)):
+            jobID = env.jobID
+            do { try welcome(w) } catch {
+                log.log("fatal", "cannot take part in this job: \(error)")
+                send(.job(.leave(reason: "\(error)")), generation: 0, step: 0)
+                exitCode = 1
+            }
+        case let .job(.evict(reason)):
+            log.log("evicted", "the coordinator dropped this worker: \(reason)")
+            exitCode = 1
+        case let .job(.finished(reason)):
+            log.log("finished", "the job is over: \(reason)")
+            exitCode = 0
+        case let .job(.generation(r, eps, first)):
+            startGeneration(g, rank: Int(r), endpoints: eps, firstStep: Int(first))
+        case let .job(.abort(reason)):
+            if g == generation {
+                log.log("abort", "generation \(g) aborted: \(reason)")
+                dropGeneration()
+            }
+        case let .job(.plan(r, w, epoch, indices)):
+            guard g == generation, Int(r) == rank, Int(w) == worldSize else { return }
+            let p = Plan(generation: g, step: step, rank: Int(r), worldSize: Int(w), epoch: Int(epoch),
+                         indices: indices.map { Int($0) })
+            plans.append(p)
+            submitPlans()
+        case let .job(.stateHeader(h)):
+            guard let j = job else { return }
+            do {
+                cacheStep = -1
+                try receiver.begin(h, step: step, into: j.sections)
+            } catch {
+                log.log("fatal", "\(error)")
+                exitCode = 1
+            }
+        case let .stateTransfer(t):
+            guard let j = job else { return }
+            do {
+                if try receiver.receive(t, step: step, into: j.sections) {
+                    cacheStep = step
+                    receiver.reset()
+                    log.log("state", "loaded the state at step \(step)")
+                    send(.job(.stateReceived), generation: g, step: step)
+                }
+            } catch {
+                log.log("fatal", "\(error)")
+                exitCode = 1
+            }
+        case let .commit(c):
+            if c.stateHash != 0, cacheStep == step + 1, let j = job {
+                let mine = j.state.stateHash()
+                if mine != c.stateHash {
+                    log.log("hash", String(format: "state hash after step %d differs from the coordinator's "
+                            + "(%016llx vs %016llx)", step, mine, c.stateHash))
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    private func welcome(_ w: Welcome) throws {
+        if let j = job, j.configYAML == w.configYAML, j.welcome.datasetFingerprint == w.datasetFingerprint,
+           j.welcome.seed == w.seed, j.welcome.stepsPerEpoch == w.stepsPerEpoch {
+            job = Job(config: j.config, configYAML: j.configYAML, welcome: w, dataset: j.dataset, crops: j.crops,
+                      state: j.state, sections: j.sections)
+            log.log("join", "joined job \(String(jobID, radix: 16)) again; cache at step \(cacheStep)")
+            return
+        }
+        let c = try ConfigYAML.parse(w.configYAML, source: "the coordinator's config")
+        try c.validate()
+        let dataset = try DatasetSpec.open(w.datasetSpec)
+        guard dataset.fingerprint == w.datasetFingerprint else {
+            throw JobError("dataset \(w.datasetSpec)", "differs on this machine (fingerprint \(dataset.fingerprint), "
+                           + "the coordinator's \(w.datasetFingerprint))", hint: "the same files must be on every machine")
+        }
+        let state = try JobState.make(config: c, stepsPerEpoch: Int(w.stepsPerEpoch), seed: w.seed)
+        job = Job(config: c, configYAML: w.configYAML, welcome: w, dataset: dataset, crops: try MultiCropConfig(training: c),
+                  state: state, sections: StateSections(state))
+        steps = [:]
+        cacheStep = -1
+        log.log("join", "joined job \(String(jobID, radix: 16)): \(c.arch) d=\(c.embedDim) depth \(c.blockCount), "
+                + "global batch \(c.batch_size), dataset \(w.datasetSpec) (\(dataset.count) images)")
+    }
+
+    private func startGeneration(_ g: Int, rank r: Int, endpoints eps: [String], firstStep: Int) {
+        dropGeneration()
+        guard let j = job else { return }
+        generation = g; rank = r; worldSize = eps.count; endpoints = eps
+        var o = RingOptions()
+        o.peerTimeout = settings.ringPeerTimeout
+        o.joinTimeout = settings.ringJoinTimeout
+        o.bindEndpoint = settings.dataBind
+        do {
+            ring = try Ring(rank: r, endpoints: eps, generation: UInt64(g), jobID: jobID, options: o)
+            let b = EpochPlanSlice.size(rank: r, worldSize: eps.count, batch: j.config.batch_size)
+            loader = try BatchLoader(dataset: j.dataset, config: j.crops, batchSize: max(1, b), seed: j.welcome.seed,
+                                     threads: settings.loaderThreads, depth: 3)
+        } catch {
+            log.log("error", "generation \(g): \(error)")
+            send(.job(.ringFailed(peerRank: -1, reason: "\(settings.workerID): \(error)")), generation: g, step: firstStep)
+            dropGeneration()
+            return
+        }
+        log.log("generation", "generation \(g): rank \(r) of \(eps.count), from step \(firstStep)"
+                + (cacheStep == firstStep ? "" : " (waiting for the state; cache at \(cacheStep))"))
+    }
+
+    /// Forgets the current generation: ring, loader, plans (the cache stays).
+    func dropGeneration() {
+        ring?.close()
+        ring = nil
+        loader?.shutdown()
+        loader = nil
+        plans = []
+        submitted = 0
+    }
+
+    func submitPlans() {
+        guard let loader else { return }
+        while submitted < plans.count && submitted < 3 {
+            let p = plans[submitted]
+            do { try loader.submit(epoch: p.epoch, indices: p.indices, tag: p.step) } catch {
+                log.log("error", "loader: \(error)")
+                return
+            }
+            submitted += 1
+        }
+    }
+
+    /// Plans for steps the cache is already past (it applied them in an earlier generation) are dropped with their
+    /// loaded slices; the coordinator resyncs the cache if it is ahead of the committed step.
+    private func skipStalePlans() {
+        guard let loader, cacheStep >= 0 else { return }
+        while let p = plans.first, p.step < cacheStep, submitted > 0 {
+            plans.removeFirst()
+            submitted -= 1
+            if let b = try? loader.next() { loader.recycle(b) }
+        }
+        submitPlans()
+    }
+
+    private func runnable() -> Bool {
+        guard ring != nil, let p = plans.first, submitted > 0, job != nil else { return false }
+        return p.step == cacheStep
+    }
+
+    /// Sends a message to the coordinator through the I/O thread.
+    func send(_ m: Message, generation g: Int, step: Int) {
+        let env = Envelope(jobID: jobID, generation: UInt64(max(0, g)), step: UInt64(max(0, step)),
+                           sender: UInt32(rank), message: m)
+        _ = try? JobChannel.send(env, on: outbox, dontWait: false)
+    }
+}

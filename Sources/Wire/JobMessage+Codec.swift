@@ -1,0 +1,139 @@
+/// Byte encoding of `JobMessage`s: a body of little-endian fields (`ByteWriter`) and, for entries, a data frame.
+/// Decoding is total: any body gives a message or a `WireError` naming the field.
+extension JobMessage {
+    /// Which frames messages of a job type carry (nil for types that are not job messages).
+    static func frames(_ type: MessageType) -> (body: Bool, data: Bool)? {
+        switch type {
+        case .welcome, .evict, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed, .leave:
+            return (true, false)
+        case .stateReceived: return (false, false)
+        case .sliceEntries: return (true, true)
+        default: return nil
+        }
+    }
+
+    /// The body and data frames.
+    func encodedPayload() -> (body: [UInt8]?, data: [UInt8]?) {
+        var w = ByteWriter()
+        switch self {
+        case let .welcome(m):
+            w.string(m.configYAML); w.string(m.datasetSpec); w.string(m.datasetFingerprint); w.u64(m.seed)
+            w.u64(m.stepsPerEpoch); w.u32(m.hashEvery); w.f64(m.heartbeatInterval); w.f64(m.heartbeatTimeout)
+        case let .evict(reason), let .finished(reason), let .abort(reason), let .leave(reason):
+            w.string(reason)
+        case let .generation(rank, endpoints, firstStep):
+            w.u32(rank); w.u32(UInt32(endpoints.count))
+            for e in endpoints { w.string(e) }
+            w.u64(firstStep)
+        case let .plan(rank, worldSize, epoch, indices):
+            w.u32(rank); w.u32(worldSize); w.u64(epoch); w.u32(UInt32(indices.count))
+            for i in indices { w.u32(i) }
+        case let .stateHeader(h):
+            w.u32(UInt32(h.adamSteps.count))
+            for s in h.adamSteps { w.u64(s) }
+            w.u32(UInt32(h.memoryPointers.count))
+            for p in h.memoryPointers { w.u64(p) }
+            w.u32(UInt32(h.sections.count))
+            for s in h.sections { w.string(s.name); w.u64(s.count) }
+            w.u64(h.chunkFloats)
+        case .stateReceived:
+            return (nil, nil)
+        case let .stepApplied(hash, hashed, seconds):
+            w.u64(hash); w.u8(hashed ? 1 : 0); w.f64(seconds)
+        case let .sliceEntries(e):
+            w.u32(e.count); w.u32(e.instanceDim); w.u32(e.localGroupDim); w.u32(e.memoryDim)
+            for b in e.weak { w.u8(b) }
+            return (w.bytes, e.floatBytes)
+        case let .ringFailed(peer, reason):
+            w.u32(UInt32(bitPattern: peer)); w.string(reason)
+        }
+        return (w.bytes, nil)
+    }
+
+    /// Decodes the body (and data) of a job message of `type`. Total.
+    static func decode(_ type: MessageType, _ r: inout ByteReader, data: [UInt8]) throws(WireError) -> JobMessage {
+        func count(_ field: String, limit: Int) throws(WireError) -> Int {
+            let n = Int(try r.u32(field))
+            guard n <= limit else { throw .oversized(field: field, length: UInt64(n), limit: UInt64(limit)) }
+            return n
+        }
+        switch type {
+        case .welcome:
+            return .welcome(Welcome(configYAML: try r.string("welcome.config", limit: 1 << 19),
+                                    datasetSpec: try r.string("welcome.datasetSpec"),
+                                    datasetFingerprint: try r.string("welcome.datasetFingerprint"),
+                                    seed: try r.u64("welcome.seed"), stepsPerEpoch: try r.u64("welcome.stepsPerEpoch"),
+                                    hashEvery: try r.u32("welcome.hashEvery"),
+                                    heartbeatInterval: try r.f64("welcome.heartbeatInterval"),
+                                    heartbeatTimeout: try r.f64("welcome.heartbeatTimeout")))
+        case .evict: return .evict(reason: try r.string("evict.reason"))
+        case .finished: return .finished(reason: try r.string("finished.reason"))
+        case .abort: return .abort(reason: try r.string("abort.reason"))
+        case .leave: return .leave(reason: try r.string("leave.reason"))
+        case .generation:
+            let rank = try r.u32("generation.rank")
+            let n = try count("generation.endpointCount", limit: StepPlan.maxRanks)
+            var endpoints: [String] = []
+            for i in 0 ..< n { endpoints.append(try r.string("generation.endpoints[\(i)]")) }
+            let first = try r.u64("generation.firstStep")
+            guard Int(rank) < n else {
+                throw .invalidValue(field: "generation.rank", detail: "rank \(rank) of a ring of \(n)")
+            }
+            return .generation(rank: rank, endpoints: endpoints, firstStep: first)
+        case .plan:
+            let rank = try r.u32("plan.rank"), world = try r.u32("plan.worldSize"), epoch = try r.u64("plan.epoch")
+            guard rank < world else { throw .invalidValue(field: "plan.rank", detail: "rank \(rank) of \(world)") }
+            let n = try count("plan.indexCount", limit: r.remaining / 4)
+            var indices: [UInt32] = []
+            indices.reserveCapacity(n)
+            for i in 0 ..< n { indices.append(try r.u32("plan.indices[\(i)]")) }
+            return .plan(rank: rank, worldSize: world, epoch: epoch, indices: indices)
+        case .stateHeader:
+            var adam: [UInt64] = [], pointers: [UInt64] = [], sections: [StateSection] = []
+            for _ in 0 ..< (try count("stateHeader.adamStepCount", limit: StateHeader.maxItems)) {
+                adam.append(try r.u64("stateHeader.adamSteps"))
+            }
+            for _ in 0 ..< (try count("stateHeader.memoryPointerCount", limit: StateHeader.maxItems)) {
+                pointers.append(try r.u64("stateHeader.memoryPointers"))
+            }
+            for i in 0 ..< (try count("stateHeader.sectionCount", limit: StateHeader.maxItems)) {
+                sections.append(StateSection(name: try r.string("stateHeader.sections[\(i)].name"),
+                                             count: try r.u64("stateHeader.sections[\(i)].count")))
+            }
+            let chunk = try r.u64("stateHeader.chunkFloats")
+            guard chunk > 0 else { throw .invalidValue(field: "stateHeader.chunkFloats", detail: "must be positive") }
+            return .stateHeader(StateHeader(adamSteps: adam, memoryPointers: pointers, sections: sections,
+                                            chunkFloats: chunk))
+        case .stateReceived:
+            return .stateReceived
+        case .stepApplied:
+            let hash = try r.u64("stepApplied.stateHash")
+            let flag = try r.u8("stepApplied.hashed")
+            guard flag <= 1 else { throw .invalidValue(field: "stepApplied.hashed", detail: "flag \(flag) is not 0 or 1") }
+            return .stepApplied(stateHash: hash, hashed: flag == 1, seconds: try r.f64("stepApplied.seconds"))
+        case .sliceEntries:
+            let n = try r.u32("sliceEntries.count"), di = try r.u32("sliceEntries.instanceDim")
+            let dl = try r.u32("sliceEntries.localGroupDim"), dm = try r.u32("sliceEntries.memoryDim")
+            guard Int(n) == r.remaining else {
+                throw .invalidValue(field: "sliceEntries.weak", detail: "\(r.remaining) flag bytes for \(n) images")
+            }
+            var weak: [UInt8] = []
+            for i in 0 ..< Int(n) {
+                let b = try r.u8("sliceEntries.weak[\(i)]")
+                guard b <= 1 else { throw .invalidValue(field: "sliceEntries.weak[\(i)]", detail: "\(b) is not 0 or 1") }
+                weak.append(b)
+            }
+            let e = SliceEntries(count: n, instanceDim: di, localGroupDim: dl, memoryDim: dm, weak: weak, floatBytes: data)
+            guard UInt64(data.count) == 4 * e.expectedFloats else {
+                throw .invalidValue(field: "sliceEntries.data", detail: "\(data.count) bytes, dimensions need "
+                                    + "\(4 * e.expectedFloats)")
+            }
+            return .sliceEntries(e)
+        case .ringFailed:
+            return .ringFailed(peerRank: Int32(bitPattern: try r.u32("ringFailed.peerRank")),
+                               reason: try r.string("ringFailed.reason"))
+        default:
+            throw .unknownType(type.rawValue)
+        }
+    }
+}

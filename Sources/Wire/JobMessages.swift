@@ -1,0 +1,125 @@
+/// The distributed job's control messages (worker ↔ coordinator) beyond the first vocabulary (`Join`, `Heartbeat`,
+/// `Commit`, `StateTransfer`, `ReducedChunk`). The header carries job, generation, step and sender rank; these hold
+/// only the type-specific fields. See docs/OPERATIONS.md for the conversation they make up.
+public enum JobMessage: Sendable, Equatable {
+    // Coordinator → worker.
+    /// The coordinator accepts a join: everything a worker needs to compute steps of this job.
+    case welcome(Welcome)
+    /// The coordinator refuses a join or drops a member, and says why. The worker exits with an error.
+    case evict(reason: String)
+    /// The job is over (all steps committed, or stopped): the worker exits cleanly.
+    case finished(reason: String)
+    /// A new ring (the header's generation): this worker's rank, every rank's data endpoint in ring order, and the
+    /// step the generation starts at (the committed step).
+    case generation(rank: UInt32, endpoints: [String], firstStep: UInt64)
+    /// The generation in the header ended: drop in-flight work of it.
+    case abort(reason: String)
+    /// This rank's share of the step in the header: the dataset indices it trains on, in batch order.
+    case plan(rank: UInt32, worldSize: UInt32, epoch: UInt64, indices: [UInt32])
+    /// Starts a state transfer at the header's step: the scalar part of the state and the sizes of the float sections
+    /// that `StateTransfer` messages then fill.
+    case stateHeader(StateHeader)
+
+    // Worker → coordinator.
+    /// The worker loaded the complete state of the header's step into its cache.
+    case stateReceived
+    /// The worker applied the header's step; `stateHash` is its state's hash after it (0 when not computed).
+    case stepApplied(stateHash: UInt64, hashed: Bool, seconds: Double)
+    /// A rank's queue/memory entries of the header's step (`count` images), sent to the coordinator, which applies
+    /// the same enqueue: `weak` flags in the body, the floats (instance targets, local-group targets, teacher memory,
+    /// student memory, each row-major) in the data frame.
+    case sliceEntries(SliceEntries)
+    /// A ring operation of the header's generation/step failed; `peerRank` names the peer blamed, if any.
+    case ringFailed(peerRank: Int32, reason: String)
+    /// The worker leaves the job cleanly (SIGTERM).
+    case leave(reason: String)
+
+    /// The header type of this message.
+    public var type: MessageType {
+        switch self {
+        case .welcome: return .welcome
+        case .evict: return .evict
+        case .finished: return .finished
+        case .generation: return .generation
+        case .abort: return .abort
+        case .plan: return .plan
+        case .stateHeader: return .stateHeader
+        case .stateReceived: return .stateReceived
+        case .stepApplied: return .stepApplied
+        case .sliceEntries: return .sliceEntries
+        case .ringFailed: return .ringFailed
+        case .leave: return .leave
+        }
+    }
+}
+
+/// What a worker learns when it is accepted.
+public struct Welcome: Sendable, Equatable {
+    /// The full training config as YAML (`ConfigYAML`), and the dataset the job trains on.
+    public var configYAML: String
+    public var datasetSpec: String
+    public var datasetFingerprint: String
+    public var seed: UInt64
+    public var stepsPerEpoch: UInt64
+    /// Workers hash their state after every step that is a multiple of this (0 = never).
+    public var hashEvery: UInt32
+    /// Seconds between heartbeats; the coordinator drops a worker silent for `heartbeatTimeout`.
+    public var heartbeatInterval: Double
+    public var heartbeatTimeout: Double
+
+    public init(configYAML: String, datasetSpec: String, datasetFingerprint: String, seed: UInt64,
+                stepsPerEpoch: UInt64, hashEvery: UInt32, heartbeatInterval: Double, heartbeatTimeout: Double) {
+        self.configYAML = configYAML; self.datasetSpec = datasetSpec; self.datasetFingerprint = datasetFingerprint
+        self.seed = seed; self.stepsPerEpoch = stepsPerEpoch; self.hashEvery = hashEvery
+        self.heartbeatInterval = heartbeatInterval; self.heartbeatTimeout = heartbeatTimeout
+    }
+}
+
+/// The non-float part of a training state and the float sections that follow as `StateTransfer`s.
+public struct StateHeader: Sendable, Equatable {
+    /// Largest number of sections / integers the decoder accepts.
+    public static let maxItems = 1 << 16
+    /// Per-tensor AdamW step counts, in layout order.
+    public var adamSteps: [UInt64]
+    /// The memories' write pointers, in checkpoint order.
+    public var memoryPointers: [UInt64]
+    /// Float sections (name, count) in transfer order.
+    public var sections: [StateSection]
+    /// Floats per `StateTransfer` message.
+    public var chunkFloats: UInt64
+
+    public init(adamSteps: [UInt64], memoryPointers: [UInt64], sections: [StateSection], chunkFloats: UInt64) {
+        self.adamSteps = adamSteps; self.memoryPointers = memoryPointers
+        self.sections = sections; self.chunkFloats = chunkFloats
+    }
+}
+
+/// One named float buffer of the state (`student`, `teacher`, `exp_avg`, ...).
+public struct StateSection: Sendable, Equatable {
+    public var name: String
+    public var count: UInt64
+    public init(name: String, count: UInt64) { self.name = name; self.count = count }
+}
+
+/// A rank's entries of one step, as raw little-endian bytes (layout in `JobMessage.sliceEntries`).
+public struct SliceEntries: Sendable, Equatable {
+    public var count: UInt32
+    public var instanceDim: UInt32
+    public var localGroupDim: UInt32
+    public var memoryDim: UInt32
+    /// One byte per image, 0 or 1.
+    public var weak: [UInt8]
+    /// The floats, little-endian: 2·count·instanceDim + 2·count·localGroupDim + 2·count·memoryDim values.
+    public var floatBytes: [UInt8]
+
+    public init(count: UInt32, instanceDim: UInt32, localGroupDim: UInt32, memoryDim: UInt32, weak: [UInt8],
+                floatBytes: [UInt8]) {
+        self.count = count; self.instanceDim = instanceDim; self.localGroupDim = localGroupDim
+        self.memoryDim = memoryDim; self.weak = weak; self.floatBytes = floatBytes
+    }
+
+    /// Floats the data frame must hold for these dimensions.
+    public var expectedFloats: UInt64 {
+        2 * UInt64(count) * (UInt64(instanceDim) + UInt64(localGroupDim) + UInt64(memoryDim))
+    }
+}

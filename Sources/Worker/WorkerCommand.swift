@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import JobService
+
+/// `mugs-worker`: one per machine; joins a coordinator and computes its share of every step (docs/OPERATIONS.md).
+struct WorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mugs-worker",
+        abstract: "Join a Mugs job and train: load and augment this worker's slices, compute, all-reduce, update.",
+        discussion: """
+        The worker holds only a cache of the training state, which the coordinator re-sends when needed. When the \
+        coordinator is gone it keeps the cache and retries with back-off; SIGTERM leaves the job cleanly.
+        """)
+
+    @Option(help: "The coordinator's endpoint (its --listen), e.g. tcp://head:5555.")
+    var coordinator = "tcp://127.0.0.1:5555"
+
+    @Option(help: "Compute threads (BLAS and loops). Use the machine's cores; 1 when workers share a machine.")
+    var threads = 1
+
+    @Option(help: "Threads decoding and augmenting images ahead of the compute.")
+    var loaderThreads = 1
+
+    @Option(help: "TCP port of this worker's ring data endpoint.")
+    var dataPort = 5601
+
+    @Option(help: "Host name or address ring peers use to reach this worker (default: 127.0.0.1 for a loopback coordinator, else this machine's host name).")
+    var dataHost: String?
+
+    @Option(help: "Address to bind the data port on instead of --data-host, e.g. 0.0.0.0.")
+    var dataBind: String?
+
+    @Option(help: "File holding the job token (else $MUGS_TOKEN).")
+    var tokenFile: String?
+
+    @Option(help: "A name for this worker in logs and status (default: host-pid).")
+    var name: String?
+
+    @Option(help: "Seconds without ring progress before a peer counts as failed.")
+    var ringTimeout = 5.0
+
+    @Option(help: "Seconds to wait for a new ring to form.")
+    var ringJoinTimeout = 30.0
+
+    @Option(help: "Longest pause between attempts to reach a coordinator that is gone, seconds.")
+    var maxBackoff = 5.0
+
+    @Option(help: "Log format: text or json.")
+    var logFormat = "text"
+
+    func validate() throws {
+        guard (1 ... 1024).contains(threads), (1 ... 64).contains(loaderThreads) else {
+            throw ValidationError("--threads in 1...1024, --loader-threads in 1...64")
+        }
+        guard (1 ... 65535).contains(dataPort) else { throw ValidationError("--data-port in 1...65535") }
+        guard ringTimeout > 0, ringJoinTimeout > 0, maxBackoff > 0 else {
+            throw ValidationError("--ring-timeout, --ring-join-timeout and --max-backoff must be positive")
+        }
+        guard JobLog.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
+        guard coordinator.hasPrefix("tcp://") || coordinator.hasPrefix("ipc://") else {
+            throw ValidationError("--coordinator must be tcp://HOST:PORT (got '\(coordinator)')")
+        }
+    }
+
+    func run() throws {
+        ProcessLifecycle.install()
+        let format = JobLog.Format(rawValue: logFormat)!
+        let hostName = ProcessInfo.processInfo.hostName
+        let loopback = coordinator.contains("127.0.0.1") || coordinator.contains("localhost") || coordinator.contains("[::1]")
+        let host = dataHost ?? (loopback ? "127.0.0.1" : hostName)
+        let id = name ?? "\(hostName)-\(getpid())"
+        let log = JobLog(format: format, component: "worker \(id)")
+        do {
+            let hostPart = host.contains(":") ? "[\(host)]" : host
+            let settings = WorkerSettings(
+                coordinator: coordinator, threads: threads, loaderThreads: loaderThreads,
+                dataEndpoint: "tcp://\(hostPart):\(dataPort)", dataBind: dataBind.map { "tcp://\($0):\(dataPort)" },
+                token: try JobToken.read(file: tokenFile), workerID: id, host: hostName, ringPeerTimeout: ringTimeout,
+                ringJoinTimeout: ringJoinTimeout, maxBackoff: maxBackoff, logFormat: format)
+            let service = try WorkerService(settings: settings, log: log)
+            let code = service.run()
+            if code != 0 { throw ExitCode(code) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            log.log("fatal", "mugs-worker: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

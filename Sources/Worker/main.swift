@@ -1,0 +1,3 @@
+import JobService
+
+WorkerCommand.main()
