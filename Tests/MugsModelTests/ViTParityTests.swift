@@ -27,7 +27,8 @@ import Testing
         /// Compares `got` with the stored tensor `key`, printing the max difference and the tolerance used.
         func expectClose(_ got: [Float], _ key: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
             let ref = try values(key)
-            #expect(got.count == ref.count, "\(key): \(got.count) values vs \(ref.count)", sourceLocation: sourceLocation)
+            #expect(got.count == ref.count, "\(key): \(got.count) values vs \(ref.count)",
+                    sourceLocation: sourceLocation)
             guard got.count == ref.count else { return }
             let scale = ref.reduce(Float(0)) { max($0, abs($1)) }
             let tol = Float(4 * (f64[key] ?? 1e-6)) + 2e-6 * scale

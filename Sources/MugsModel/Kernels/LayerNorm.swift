@@ -77,15 +77,36 @@ private func layerNormBackwardRows(dInp: UnsafeMutablePointer<Float>, dWeight: U
             }
         }
     }
-    let blocks = (C + 15) / 16
-    pool.parallelFor(blocks, minChunk: 4) { r in
-        let lo = r.lowerBound * 16, hi = min(C, r.upperBound * 16)
-        for n in 0 ..< N {
-            let x = inp + n * C, dy = dOut + n * C
-            let m = mean[n], rs = rstd[n]
-            for c in lo ..< hi {
-                dWeight[c] = dWeight[c].addingProduct(dy[c], (x[c] - m) * rs)
-                dBias[c] += dy[c]
+    // Column pass: threads own 16-column tiles, summed over the rows in order in registers.
+    typealias V = SIMD8<Float>
+    pool.parallelFor((C + 15) / 16, minChunk: 1) { tiles in
+        for tile in tiles {
+            let lo = tile * 16
+            if lo + 16 <= C {
+                var w0 = V(), w1 = V(), b0 = V(), b1 = V()
+                for n in 0 ..< N {
+                    let x = UnsafeRawPointer(inp + n * C + lo), dy = UnsafeRawPointer(dOut + n * C + lo)
+                    let m = V(repeating: mean[n]), rs = V(repeating: rstd[n])
+                    let d0 = dy.loadUnaligned(as: V.self), d1 = dy.loadUnaligned(fromByteOffset: 32, as: V.self)
+                    let x0 = (x.loadUnaligned(as: V.self) - m) * rs
+                    let x1 = (x.loadUnaligned(fromByteOffset: 32, as: V.self) - m) * rs
+                    w0.addProduct(d0, x0); w1.addProduct(d1, x1)
+                    b0 += d0; b1 += d1
+                }
+                for i in 0 ..< 8 {
+                    dWeight[lo + i] += w0[i]; dWeight[lo + 8 + i] += w1[i]
+                    dBias[lo + i] += b0[i]; dBias[lo + 8 + i] += b1[i]
+                }
+            } else {
+                for c in lo ..< C {
+                    var w: Float = 0, b: Float = 0
+                    for n in 0 ..< N {
+                        let dy = dOut[n * C + c]
+                        w = w.addingProduct(dy, (inp[n * C + c] - mean[n]) * rstd[n])
+                        b += dy
+                    }
+                    dWeight[c] += w; dBias[c] += b
+                }
             }
         }
     }

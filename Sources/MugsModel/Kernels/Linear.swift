@@ -53,16 +53,34 @@ func linearBackward(dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePo
     }
 }
 
-/// sums(C) += Σₙ rows(n, ·) over N rows of width C. Threads own disjoint column ranges (multiples of 16) and add
-/// rows in order, so the result is the same for any thread count.
+/// sums(C) += Σₙ rows(n, ·) over N rows of width C. Threads own disjoint 32-column tiles, each summed over the
+/// rows in order in registers, so the result is the same for any thread count.
 func columnSums(into sums: UnsafeMutablePointer<Float>, rows: UnsafePointer<Float>, N: Int, C: Int,
                 pool: ComputePool) {
-    let blocks = (C + 15) / 16
-    pool.parallelFor(blocks, minChunk: 4) { r in
-        let lo = r.lowerBound * 16, hi = min(C, r.upperBound * 16)
-        for n in 0 ..< N {
-            let row = rows + n * C
-            for c in lo ..< hi { sums[c] += row[c] }
+    typealias V = SIMD8<Float>
+    pool.parallelFor((C + 31) / 32, minChunk: 1) { tiles in
+        for tile in tiles {
+            let lo = tile * 32
+            if lo + 32 <= C {
+                var a0 = V(), a1 = V(), a2 = V(), a3 = V()
+                for n in 0 ..< N {
+                    let p = UnsafeRawPointer(rows + n * C + lo)
+                    a0 += p.loadUnaligned(as: V.self)
+                    a1 += p.loadUnaligned(fromByteOffset: 32, as: V.self)
+                    a2 += p.loadUnaligned(fromByteOffset: 64, as: V.self)
+                    a3 += p.loadUnaligned(fromByteOffset: 96, as: V.self)
+                }
+                for i in 0 ..< 8 {
+                    sums[lo + i] += a0[i]; sums[lo + 8 + i] += a1[i]
+                    sums[lo + 16 + i] += a2[i]; sums[lo + 24 + i] += a3[i]
+                }
+            } else {
+                for c in lo ..< C {
+                    var s: Float = 0
+                    for n in 0 ..< N { s += rows[n * C + c] }
+                    sums[c] += s
+                }
+            }
         }
     }
 }
