@@ -61,6 +61,8 @@ public final class TrainStep {
     let dInstance, dLocalGroupOut, dGroup, dCls, dLg, dQuery: ScratchBuffer
     let dOutGlobal, dPreGlobal, dOutLocal, dPreLocal: ScratchBuffer
     var sampleLoss: [[Double]]
+    /// Per-row drop-path seeds of the global and the local crop group (filled each step, allocated once).
+    var globalSeeds: [UInt64], localSeeds: [UInt64]
 
     /// Plans a step for slices of `b` images under `config`.
     public init(config c: MugsConfig, b: Int, pool: ComputePool) throws {
@@ -112,6 +114,8 @@ public final class TrainStep {
         dOutGlobal = ScratchBuffer(2 * b * Tg * C); dPreGlobal = ScratchBuffer(2 * b * Tg * C)
         dOutLocal = ScratchBuffer(L * b * Tl * C); dPreLocal = ScratchBuffer(L * b * Tl * C)
         sampleLoss = [[Double]](repeating: [Double](repeating: 0, count: b), count: 3)
+        globalSeeds = [UInt64](repeating: 0, count: 2 * b)
+        localSeeds = [UInt64](repeating: 0, count: L * b)
     }
 
     /// Buffers for this step's outputs (allocate once, reuse every step).
@@ -157,8 +161,10 @@ public final class TrainStep {
         // 2. Student: 2 global + L local crops; per-crop stochastic depth.
         switch dropPath {
         case .seeds(let seeds):
-            globalActs.setDropPath(seeds: cropSeeds(seeds, crops: 0 ..< 2), config: student.vit.config)
-            localActs.setDropPath(seeds: cropSeeds(seeds, crops: 2 ..< 2 + L), config: student.vit.config)
+            Self.cropSeeds(into: &globalSeeds, seeds, crops: 0 ..< 2)
+            Self.cropSeeds(into: &localSeeds, seeds, crops: 2 ..< 2 + L)
+            globalActs.setDropPath(seeds: globalSeeds, config: student.vit.config)
+            localActs.setDropPath(seeds: localSeeds, config: student.vit.config)
         case .keepMasks(let global, let local):
             setBranchKeepMasks(globalActs, global)
             setBranchKeepMasks(localActs, local)
@@ -179,27 +185,28 @@ public final class TrainStep {
         phases.studentForward = lap()
 
         // 3. Losses (state before the step), their gradients scaled by (w_j / Σw) / B.
-        let w = c.loss_weights.map { Float($0) }, wSum = w.reduce(0, +)
-        let scale = (0 ..< 3).map { w[$0] / wSum / Float(B) }
+        let wSum = c.loss_weights[0] + c.loss_weights[1] + c.loss_weights[2]
+        let scale = (Float(c.loss_weights[0] / wSum) / Float(B), Float(c.loss_weights[1] / wSum) / Float(B),
+                     Float(c.loss_weights[2] / wSum) / Float(B))
         dInstance.zero(); dLocalGroupOut.zero(); dGroup.zero()
         sampleLoss[0].withUnsafeMutableBufferPointer { s in
             instanceLoss.forwardBackward(sampleLoss: s.baseAddress!, dStudent: dInstance.p,
                                          student: studentInstance.output, teacher: teacherInstance.output,
                                          queue: memories.instanceQueue.data, temperature: Float(c.instance_temp),
-                                         gradScale: scale[0], b: b, pool: pool)
+                                         gradScale: scale.0, b: b, pool: pool)
         }
         sampleLoss[1].withUnsafeMutableBufferPointer { s in
             localGroupLoss.forwardBackward(sampleLoss: s.baseAddress!, dStudent: dLocalGroupOut.p,
                                            student: studentLocalGroup.output, teacher: teacherLocalGroup.output,
                                            queue: memories.localGroupQueue.data,
-                                           temperature: Float(c.local_group_temp), gradScale: scale[1], b: b,
+                                           temperature: Float(c.local_group_temp), gradScale: scale.1, b: b,
                                            pool: pool)
         }
         sampleLoss[2].withUnsafeMutableBufferPointer { s in
             clusteringLoss.forwardBackward(sampleLoss: s.baseAddress!, dStudent: dGroup.p,
                                            student: studentGroup.output, teacher: teacherGroup.output, center: center,
                                            studentTemperature: Float(c.group_student_temp),
-                                           teacherTemperature: Float(teacherTemperature), gradScale: scale[2], b: b,
+                                           teacherTemperature: Float(teacherTemperature), gradScale: scale.2, b: b,
                                            pool: pool)
         }
         phases.losses = lap()
@@ -231,7 +238,11 @@ public final class TrainStep {
             centerSums[p] = Float(s)
         }
         let lossSums = fused[FusedLayout.lossSums]
-        for j in 0 ..< 3 { lossSums[j] = Float(sampleLoss[j].reduce(0, +)) }
+        for j in 0 ..< 3 {
+            var sum: Double = 0
+            for i in 0 ..< b { sum += sampleLoss[j][i] }
+            lossSums[j] = Float(sum)
+        }
         let e = out.entries
         e.count = b
         e.instanceTargets.update(from: teacherInstance.output, count: 2 * b * c.instance_out_dim)
@@ -304,14 +315,17 @@ public final class TrainStep {
                              acts: acts, pool: pool)
     }
 
-    /// Seeds of crops `crops` of every image, in the crop-major row order of a crop-size group.
-    private func cropSeeds(_ seeds: [UInt64], crops: Range<Int>) -> [UInt64] {
-        var out: [UInt64] = []
-        out.reserveCapacity(crops.count * seeds.count)
+    /// Seeds of crops `crops` of every image, in the crop-major row order of a crop-size group: crop v of the
+    /// image with seed s gets the first draw of `SampleRNG(key: [s, 0x6d75_6773 ("mugs"), v])`.
+    static func cropSeeds(into out: inout [UInt64], _ seeds: [UInt64], crops: Range<Int>) {
+        var k = 0
         for v in crops {
-            for s in seeds { var r = SampleRNG(key: [s, 0x6d75_6773, UInt64(v)]); out.append(r.next()) }
+            for s in seeds {
+                var r = SampleRNG(key: [s, 0x6d75_6773, UInt64(v)])
+                out[k] = r.next()
+                k += 1
+            }
         }
-        return out
     }
 
     /// Explicit per-branch keep masks (depth, 2, rows) of 0/1 → drop-path scales 0 or 1/(1 − p_l).
