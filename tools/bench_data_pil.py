@@ -14,10 +14,22 @@ import numpy as np
 import torch
 import torchvision.transforms as T
 from PIL import Image, ImageFilter, ImageOps
+from timm.data import auto_augment
 from timm.data.auto_augment import rand_augment_transform
 from timm.data.random_erasing import RandomErasing
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def _posterize(img, bits_to_keep, **_):
+    # PosterizeIncreasing reaches 0 bits at magnitude 10; Pillow >= 11 raises for 0 where older Pillow (the one the
+    # reference ran with) returned a black image. Restore that behaviour (mugs does the same).
+    if bits_to_keep <= 0:
+        return img.point(lambda _: 0)
+    return auto_augment.posterize(img, bits_to_keep)
+
+
+auto_augment.NAME_TO_OP["PosterizeIncreasing"] = _posterize
 
 
 class GaussianBlur:

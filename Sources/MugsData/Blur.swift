@@ -5,7 +5,8 @@ import Foundation
 /// variance, in 24-bit fixed point with edge pixels repeated; horizontal passes, then vertical passes.
 public final class BoxBlur: @unchecked Sendable {
     private var line: [UInt8] = []
-    private var column: [UInt8] = []
+    private var acc: [UInt32] = []
+    private let scratch = RGBImage()
 
     public init() {}
 
@@ -33,69 +34,74 @@ public final class BoxBlur: @unchecked Sendable {
         let radius = Int(floatRadius)
         let ww = UInt32(Float(1 << 24) / (floatRadius * 2 + 1))
         let fw = UInt32((UInt32(1 << 24) &- UInt32(radius * 2 + 1) &* ww) / 2)
-        let n = max(w, h)
-        if line.count < n * 3 { line = [UInt8](repeating: 0, count: n * 3) }
-        if column.count < n * 3 { column = [UInt8](repeating: 0, count: n * 3) }
+        let rowBytes = w * 3
+        if line.count < rowBytes * 2 { line = [UInt8](repeating: 0, count: rowBytes * 2) }
+        if acc.count < rowBytes { acc = [UInt32](repeating: 0, count: rowBytes) }
         line.withUnsafeMutableBufferPointer { lb in
-            column.withUnsafeMutableBufferPointer { cb in
-                let out = lb.baseAddress!, col = cb.baseAddress!
-                // Horizontal: each row, `passes` times.
+            acc.withUnsafeMutableBufferPointer { ab in
+                let a = lb.baseAddress!, b = a + rowBytes, accp = ab.baseAddress!
+                // Horizontal: each row `passes` times (samples are pixels, lanes the 3 channels).
                 for y in 0 ..< h {
-                    let row = img.pixels + y * w * 3
+                    let row = img.pixels + y * rowBytes
+                    var src = UnsafeMutablePointer(row), dst = a
                     for _ in 0 ..< passes {
-                        BoxBlur.line(out, row, count: w, radius: radius, ww: ww, fw: fw)
-                        row.update(from: out, count: w * 3)
+                        BoxBlur.line(dst, src, count: w, stride: 3, lanes: 3, radius: radius, ww: ww, fw: fw, acc: accp)
+                        src = dst
+                        dst = dst == a ? b : a
                     }
+                    row.update(from: src, count: rowBytes)
                 }
-                // Vertical: gather a column, blur it `passes` times, scatter back (PIL transposes).
-                for x in 0 ..< w {
-                    for y in 0 ..< h {
-                        let p = img.pixels + (y * w + x) * 3
-                        col[3 * y] = p[0]; col[3 * y + 1] = p[1]; col[3 * y + 2] = p[2]
-                    }
-                    for _ in 0 ..< passes {
-                        BoxBlur.line(out, col, count: h, radius: radius, ww: ww, fw: fw)
-                        col.update(from: out, count: h * 3)
-                    }
-                    for y in 0 ..< h {
-                        let p = img.pixels + (y * w + x) * 3
-                        p[0] = col[3 * y]; p[1] = col[3 * y + 1]; p[2] = col[3 * y + 2]
-                    }
+                // Vertical: samples are rows, lanes every byte of a row (PIL transposes; same arithmetic).
+                scratch.reshape(width: w, height: h)
+                var src = img.pixels, dst = scratch.pixels
+                for _ in 0 ..< passes {
+                    BoxBlur.line(dst, src, count: h, stride: rowBytes, lanes: rowBytes, radius: radius, ww: ww, fw: fw,
+                                 acc: accp)
+                    swap(&src, &dst)
                 }
+                if src != img.pixels { img.pixels.update(from: src, count: rowBytes * h) }
             }
         }
     }
 
-    /// Pillow `ImagingLineBoxBlur32` over `count` RGB pixels (3 channels, unsigned 32-bit wrap-around
-    /// arithmetic as in C).
+    /// Pillow `ImagingLineBoxBlur32` over `count` samples of `lanes` independent bytes each (sample i, lane l at
+    /// `inp[i * stride + l]`), unsigned 32-bit wrap-around arithmetic as in C.
     @inline(__always)
-    static func line(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafeMutablePointer<UInt8>, count: Int, radius: Int,
-                     ww: UInt32, fw: UInt32) {
+    static func line(_ out: UnsafeMutablePointer<UInt8>, _ inp: UnsafeMutablePointer<UInt8>, count: Int, stride: Int,
+                     lanes: Int, radius: Int, ww: UInt32, fw: UInt32, acc: UnsafeMutablePointer<UInt32>) {
         let lastx = count - 1
         let edgeA = min(radius + 1, count), edgeB = max(count - radius - 1, 0)
-        for c in 0 ..< 3 {
-            @inline(__always) func px(_ i: Int) -> UInt32 { UInt32(inp[3 * i + c]) }
-            var acc: UInt32 = px(0) &* UInt32(radius + 1)
-            var x = 0
-            while x < edgeA - 1 { acc &+= px(x); x += 1 }
-            acc &+= px(lastx) &* UInt32(truncatingIfNeeded: radius - edgeA + 1)
-            @inline(__always) func save(_ x: Int, _ left: Int, _ right: Int) {
-                let bulk = acc &* ww &+ (px(left) &+ px(right)) &* fw
-                out[3 * x + c] = UInt8(truncatingIfNeeded: (bulk &+ (1 << 23)) >> 24)
+        let r1 = UInt32(radius + 1), rest = UInt32(truncatingIfNeeded: radius - edgeA + 1)
+        for l in 0 ..< lanes { acc[l] = UInt32(inp[l]) &* r1 }
+        var x = 0
+        while x < edgeA - 1 {
+            let p = inp + x * stride
+            for l in 0 ..< lanes { acc[l] &+= UInt32(p[l]) }
+            x += 1
+        }
+        let last = inp + lastx * stride
+        for l in 0 ..< lanes { acc[l] &+= UInt32(last[l]) &* rest }
+        // One output sample: acc += in[add] − in[sub]; out = (acc·ww + (in[left] + in[right])·fw + 2²³) >> 24.
+        @inline(__always) func step(_ x: Int, _ sub: Int, _ add: Int, _ left: Int, _ right: Int) {
+            let ps = inp + sub * stride, pa = inp + add * stride
+            let pl = inp + left * stride, pr = inp + right * stride, o = out + x * stride
+            for l in 0 ..< lanes {
+                let v = acc[l] &+ UInt32(pa[l]) &- UInt32(ps[l])
+                acc[l] = v
+                let bulk = v &* ww &+ (UInt32(pl[l]) &+ UInt32(pr[l])) &* fw
+                o[l] = UInt8(truncatingIfNeeded: (bulk &+ (1 << 23)) >> 24)
             }
-            if edgeA <= edgeB {
-                x = 0
-                while x < edgeA { acc = acc &+ px(x + radius) &- px(0); save(x, 0, x + radius + 1); x += 1 }
-                while x < edgeB {
-                    acc = acc &+ px(x + radius) &- px(x - radius - 1); save(x, x - radius - 1, x + radius + 1); x += 1
-                }
-                while x <= lastx { acc = acc &+ px(lastx) &- px(x - radius - 1); save(x, x - radius - 1, lastx); x += 1 }
-            } else {
-                x = 0
-                while x < edgeB { acc = acc &+ px(x + radius) &- px(0); save(x, 0, lastx); x += 1 }
-                while x < edgeA { acc = acc &+ px(lastx) &- px(0); save(x, 0, lastx); x += 1 }
-                while x <= lastx { acc = acc &+ px(lastx) &- px(x - radius - 1); save(x, x - radius - 1, lastx); x += 1 }
-            }
+        }
+        if edgeA <= edgeB {
+            x = 0
+            while x < edgeA { step(x, 0, x + radius, 0, x + radius + 1); x += 1 }
+            while x < edgeB { step(x, x - radius - 1, x + radius, x - radius - 1, x + radius + 1); x += 1 }
+            while x <= lastx { step(x, x - radius - 1, lastx, x - radius - 1, lastx); x += 1 }
+        } else {
+            x = 0
+            while x < edgeB { step(x, 0, x + radius, 0, lastx); x += 1 }
+            while x < edgeA { step(x, 0, lastx, 0, lastx); x += 1 }
+            while x <= lastx { step(x, x - radius - 1, lastx, x - radius - 1, lastx); x += 1 }
         }
     }
 }

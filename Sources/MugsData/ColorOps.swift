@@ -19,41 +19,48 @@ public enum ColorOps {
         return t <= 0 ? 0 : (t >= 255 ? 255 : UInt8(t))
     }
 
-    /// Applies one 256-entry table to every channel.
-    public static func applyLUT(_ img: RGBImage, _ lut: UnsafePointer<UInt8>) {
-        let p = img.pixels
-        for i in 0 ..< img.byteCount { p[i] = lut[Int(p[i])] }
-    }
-
-    /// Applies a table per channel (`luts` holds 3 × 256 entries: R, G, B).
-    public static func applyLUT3(_ img: RGBImage, _ luts: UnsafePointer<UInt8>) {
-        let p = img.pixels
-        for i in 0 ..< img.width * img.height {
-            p[3 * i] = luts[Int(p[3 * i])]
-            p[3 * i + 1] = luts[256 + Int(p[3 * i + 1])]
-            p[3 * i + 2] = luts[512 + Int(p[3 * i + 2])]
+    /// Applies one 256-entry table to every channel of `region` (default: the whole image).
+    public static func applyLUT(_ img: RGBImage, _ lut: UnsafePointer<UInt8>, region: Region? = nil) {
+        let r = region ?? .full(img.width, img.height)
+        for y in r.y0 ..< r.y1 {
+            let p = img.pixels + (y * img.width + r.x0) * 3
+            for i in 0 ..< (r.x1 - r.x0) * 3 { p[i] = lut[Int(p[i])] }
         }
     }
 
-    /// A table built from `f` and applied to every channel.
-    public static func mapValues(_ img: RGBImage, _ f: (Int) -> UInt8) {
+    /// Applies a table per channel (`luts` holds 3 × 256 entries: R, G, B) to `region`.
+    public static func applyLUT3(_ img: RGBImage, _ luts: UnsafePointer<UInt8>, region: Region? = nil) {
+        let r = region ?? .full(img.width, img.height)
+        for y in r.y0 ..< r.y1 {
+            let p = img.pixels + (y * img.width + r.x0) * 3
+            for i in 0 ..< r.x1 - r.x0 {
+                p[3 * i] = luts[Int(p[3 * i])]
+                p[3 * i + 1] = luts[256 + Int(p[3 * i + 1])]
+                p[3 * i + 2] = luts[512 + Int(p[3 * i + 2])]
+            }
+        }
+    }
+
+    /// A table built from `f` and applied to every channel of `region`.
+    public static func mapValues(_ img: RGBImage, region: Region? = nil, _ f: (Int) -> UInt8) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { lut in
             for i in 0 ..< 256 { lut[i] = f(i) }
-            applyLUT(img, UnsafePointer(lut.baseAddress!))
+            applyLUT(img, UnsafePointer(lut.baseAddress!), region: region)
         }
     }
 
     /// `ImageEnhance.Brightness(img).enhance(f)`: blend with black.
-    public static func brightness(_ img: RGBImage, _ factor: Double) {
+    public static func brightness(_ img: RGBImage, _ factor: Double, region: Region? = nil) {
         let a = Float(factor)
-        mapValues(img) { blend(0, UInt8($0), a) }
+        mapValues(img, region: region) { blend(0, UInt8($0), a) }
     }
 
     /// `ImageEnhance.Contrast(img).enhance(f)`: blend with the uniform grey of the rounded mean luma.
-    public static func contrast(_ img: RGBImage, _ factor: Double) {
+    /// The mean is taken over the whole image (which must be valid everywhere); the blend is applied to `region`.
+    public static func contrast(_ img: RGBImage, _ factor: Double, region: Region? = nil) {
         let mean = UInt8(meanLuma(img))
         let a = Float(factor)
-        mapValues(img) { blend(mean, UInt8($0), a) }
+        mapValues(img, region: region) { blend(mean, UInt8($0), a) }
     }
 
     /// `int(ImageStat.Stat(img.convert("L")).mean[0] + 0.5)`.
@@ -66,15 +73,18 @@ public enum ColorOps {
     }
 
     /// `ImageEnhance.Color(img).enhance(f)`: blend with the image's own luma.
-    public static func saturation(_ img: RGBImage, _ factor: Double) {
+    public static func saturation(_ img: RGBImage, _ factor: Double, region: Region? = nil) {
         let a = Float(factor)
-        let p = img.pixels
-        for i in 0 ..< img.width * img.height {
-            let r = p[3 * i], g = p[3 * i + 1], b = p[3 * i + 2]
-            let l = luma(r, g, b)
-            p[3 * i] = blend(l, r, a)
-            p[3 * i + 1] = blend(l, g, a)
-            p[3 * i + 2] = blend(l, b, a)
+        let rg = region ?? .full(img.width, img.height)
+        for y in rg.y0 ..< rg.y1 {
+            let p = img.pixels + (y * img.width + rg.x0) * 3
+            for i in 0 ..< rg.x1 - rg.x0 {
+                let r = p[3 * i], g = p[3 * i + 1], b = p[3 * i + 2]
+                let l = luma(r, g, b)
+                p[3 * i] = blend(l, r, a)
+                p[3 * i + 1] = blend(l, g, a)
+                p[3 * i + 2] = blend(l, b, a)
+            }
         }
     }
 
@@ -152,25 +162,25 @@ public enum ColorOps {
     }
 
     /// `ImageOps.solarize(img, threshold)`: values ≥ threshold are inverted.
-    public static func solarize(_ img: RGBImage, threshold: Int = 128) {
-        mapValues(img) { $0 < threshold ? UInt8($0) : UInt8(255 - $0) }
+    public static func solarize(_ img: RGBImage, threshold: Int = 128, region: Region? = nil) {
+        mapValues(img, region: region) { $0 < threshold ? UInt8($0) : UInt8(255 - $0) }
     }
 
     /// timm's `solarize_add`: values below `threshold` get `add` (saturating at 255).
-    public static func solarizeAdd(_ img: RGBImage, add: Int, threshold: Int = 128) {
-        mapValues(img) { $0 < threshold ? UInt8(min(255, $0 + add)) : UInt8($0) }
+    public static func solarizeAdd(_ img: RGBImage, add: Int, threshold: Int = 128, region: Region? = nil) {
+        mapValues(img, region: region) { $0 < threshold ? UInt8(min(255, $0 + add)) : UInt8($0) }
     }
 
     /// `ImageOps.posterize(img, bits)`: keep the top `bits` bits (bits ≥ 8: unchanged; bits ≤ 0: all zero,
     /// as Pillow < 11 did — Pillow 11+ raises for 0, which timm's PosterizeIncreasing reaches at magnitude 10).
-    public static func posterize(_ img: RGBImage, bits: Int) {
+    public static func posterize(_ img: RGBImage, bits: Int, region: Region? = nil) {
         if bits >= 8 { return }
         let mask = bits <= 0 ? 0 : ~((1 << (8 - bits)) - 1)
-        mapValues(img) { UInt8($0 & mask & 255) }
+        mapValues(img, region: region) { UInt8($0 & mask & 255) }
     }
 
     /// `ImageOps.invert`.
-    public static func invert(_ img: RGBImage) { mapValues(img) { UInt8(255 - $0) } }
+    public static func invert(_ img: RGBImage, region: Region? = nil) { mapValues(img, region: region) { UInt8(255 - $0) } }
 
     /// Per-channel histograms (3 × 256 counts).
     static func histograms(_ img: RGBImage, _ h: UnsafeMutablePointer<Int>) {
@@ -184,7 +194,8 @@ public enum ColorOps {
     }
 
     /// `ImageOps.autocontrast(img)` (cutoff 0): per channel, stretch [lo, hi] to [0, 255].
-    public static func autocontrast(_ img: RGBImage) {
+    /// Histograms over the whole image (valid everywhere); the mapping is applied to `region`.
+    public static func autocontrast(_ img: RGBImage, region: Region? = nil) {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 768) { hb in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 768) { lb in
                 let h = hb.baseAddress!, lut = lb.baseAddress!
@@ -206,13 +217,14 @@ public enum ColorOps {
                         }
                     }
                 }
-                applyLUT3(img, UnsafePointer(lut))
+                applyLUT3(img, UnsafePointer(lut), region: region)
             }
         }
     }
 
     /// `ImageOps.equalize(img)`: per-channel histogram equalisation (PIL's step rule).
-    public static func equalize(_ img: RGBImage) {
+    /// Histograms over the whole image (valid everywhere); the mapping is applied to `region`.
+    public static func equalize(_ img: RGBImage, region: Region? = nil) {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 768) { hb in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 768) { lb in
                 let h = hb.baseAddress!, lut = lb.baseAddress!
@@ -232,7 +244,7 @@ public enum ColorOps {
                         }
                     }
                 }
-                applyLUT3(img, UnsafePointer(lut))
+                applyLUT3(img, UnsafePointer(lut), region: region)
             }
         }
     }

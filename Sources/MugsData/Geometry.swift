@@ -23,30 +23,48 @@ public enum Geometry {
     }
 
     /// dst = src under the inverse affine map (x, y) ↦ (a0·x' + a1·y' + a2, a3·x' + a4·y' + a5) evaluated
-    /// at pixel centres, output pixels whose source point falls outside the image keep `fill`.
+    /// at pixel centres; output pixels whose source point falls outside the image keep `fill`. Only `region`
+    /// of dst is computed (default: all); dst is sized like src.
     public static func affine(_ dst: RGBImage, _ src: RGBImage, _ a: (Double, Double, Double, Double, Double, Double),
-                              filter: Filter, fill: (UInt8, UInt8, UInt8)) {
+                              filter: Filter, fill: (UInt8, UInt8, UInt8), region: Region? = nil) {
         precondition(dst !== src, "affine needs distinct images")
         let w = src.width, h = src.height
         dst.reshape(width: w, height: h)
-        let out = dst.pixels
-        for y in 0 ..< h {
+        let r = region ?? .full(w, h)
+        let fw = Double(w), fh = Double(h)
+        for y in r.y0 ..< r.y1 {
             let yc = Double(y) + 0.5
-            for x in 0 ..< w {
+            let o = dst.pixels + y * w * 3
+            for x in r.x0 ..< r.x1 {
                 let xc = Double(x) + 0.5
                 let xin = a.0 * xc + a.1 * yc + a.2
                 let yin = a.3 * xc + a.4 * yc + a.5
-                let o = out + (y * w + x) * 3
-                let inside = xin >= 0 && xin < Double(w) && yin >= 0 && yin < Double(h)
-                if !inside {
-                    o[0] = fill.0; o[1] = fill.1; o[2] = fill.2
+                let p = o + 3 * x
+                if !(xin >= 0 && xin < fw && yin >= 0 && yin < fh) {
+                    p[0] = fill.0; p[1] = fill.1; p[2] = fill.2
                 } else if filter == .bilinear {
-                    bilinear(o, src, xin, yin)
+                    bilinear(p, src, xin, yin)
                 } else {
-                    bicubic(o, src, xin, yin)
+                    bicubic(p, src, xin, yin)
                 }
             }
         }
+    }
+
+    /// The source pixels an affine output region reads (its corners mapped back, + the bicubic support),
+    /// clamped to the image.
+    public static func sourceRegion(of r: Region, _ a: (Double, Double, Double, Double, Double, Double), width: Int,
+                                    height: Int) -> Region {
+        var lx = Double.infinity, ly = Double.infinity, hx = -Double.infinity, hy = -Double.infinity
+        for (x, y) in [(r.x0, r.y0), (r.x1 - 1, r.y0), (r.x0, r.y1 - 1), (r.x1 - 1, r.y1 - 1)] {
+            let xc = Double(x) + 0.5, yc = Double(y) + 0.5
+            let xin = a.0 * xc + a.1 * yc + a.2 - 0.5, yin = a.3 * xc + a.4 * yc + a.5 - 0.5
+            lx = min(lx, xin); hx = max(hx, xin); ly = min(ly, yin); hy = max(hy, yin)
+        }
+        let x0 = Int(lx.rounded(.down)) - 2, x1 = Int(hx.rounded(.down)) + 4
+        let y0 = Int(ly.rounded(.down)) - 2, y1 = Int(hy.rounded(.down)) + 4
+        return Region(x0: max(0, min(width, x0)), y0: max(0, min(height, y0)),
+                      x1: max(0, min(width, x1)), y1: max(0, min(height, y1)))
     }
 
     @inline(__always) static func clampX(_ x: Int, _ w: Int) -> Int { x < 0 ? 0 : (x < w ? x : w - 1) }
@@ -56,8 +74,9 @@ public enum Geometry {
     static func bilinear(_ o: UnsafeMutablePointer<UInt8>, _ im: RGBImage, _ xin0: Double, _ yin0: Double) {
         let w = im.width, h = im.height
         let xin = xin0 - 0.5, yin = yin0 - 0.5
-        let x = Int(xin.rounded(.down)), y = Int(yin.rounded(.down))
-        let dx = xin - Double(x), dy = yin - Double(y)
+        let xf = xin.rounded(.down), yf = yin.rounded(.down)
+        let x = Int(xf), y = Int(yf)
+        let dx = xin - xf, dy = yin - yf
         let x0 = clampX(x, w) * 3, x1 = clampX(x + 1, w) * 3
         let row0 = im.pixels + clampX(y, h) * w * 3
         let hasRow1 = y + 1 >= 0 && y + 1 < h
@@ -65,17 +84,14 @@ public enum Geometry {
         for c in 0 ..< 3 {
             let a0 = Double(row0[x0 + c]), b0 = Double(row0[x1 + c])
             let v1 = a0 + (b0 - a0) * dx
-            var v2 = v1
-            if hasRow1 {
-                let a1 = Double(row1[x0 + c]), b1 = Double(row1[x1 + c])
-                v2 = a1 + (b1 - a1) * dx
-            }
+            let a1 = Double(row1[x0 + c]), b1 = Double(row1[x1 + c])
+            let v2 = hasRow1 ? a1 + (b1 - a1) * dx : v1
             let v = v1 + (v2 - v1) * dy
             o[c] = UInt8(truncatingIfNeeded: Int(v))
         }
     }
 
-    /// Pillow's BICUBIC transform kernel (a = -1 cubic, `BICUBIC` macro), clamped and truncated to uint8.
+    /// Pillow's BICUBIC transform kernel (a = −1 cubic, `BICUBIC` macro), clamped and truncated to uint8.
     @inline(__always)
     static func cubic(_ v1: Double, _ v2: Double, _ v3: Double, _ v4: Double, _ d: Double) -> Double {
         let p1 = v2
@@ -85,32 +101,33 @@ public enum Geometry {
         return p1 + d * (p2 + d * (p3 + d * p4))
     }
 
-    /// Same as `cubic` on integer samples: Pillow evaluates p2…p4 in int before converting.
+    /// The same on one row of uint8 samples: Pillow evaluates p2…p4 in int before converting.
     @inline(__always)
-    static func cubicInt(_ v1: Int, _ v2: Int, _ v3: Int, _ v4: Int, _ d: Double) -> Double {
-        let p1 = Double(v2)
+    static func cubicRow(_ p: UnsafeMutablePointer<UInt8>, _ x0: Int, _ x1: Int, _ x2: Int, _ x3: Int,
+                         _ d: Double) -> Double {
+        let v1 = Int(p[x0]), v2 = Int(p[x1]), v3 = Int(p[x2]), v4 = Int(p[x3])
         let p2 = Double(-v1 + v3)
         let p3 = Double(2 * (v1 - v2) + v3 - v4)
         let p4 = Double(-v1 + v2 - v3 + v4)
-        return p1 + d * (p2 + d * (p3 + d * p4))
+        return Double(v2) + d * (p2 + d * (p3 + d * p4))
     }
 
     @inline(__always)
     static func bicubic(_ o: UnsafeMutablePointer<UInt8>, _ im: RGBImage, _ xin0: Double, _ yin0: Double) {
         let w = im.width, h = im.height
         let xin = xin0 - 0.5, yin = yin0 - 0.5
-        let x = Int(xin.rounded(.down)) - 1, y = Int(yin.rounded(.down)) - 1
-        let dx = xin - Double(x + 1), dy = yin - Double(y + 1)
-        let xs = (clampX(x, w) * 3, clampX(x + 1, w) * 3, clampX(x + 2, w) * 3, clampX(x + 3, w) * 3)
+        let xf = xin.rounded(.down), yf = yin.rounded(.down)
+        let x = Int(xf) - 1, y = Int(yf) - 1
+        let dx = xin - xf, dy = yin - yf
+        let c0 = clampX(x, w) * 3, c1 = clampX(x + 1, w) * 3, c2 = clampX(x + 2, w) * 3, c3 = clampX(x + 3, w) * 3
+        let stride = w * 3
+        let r0 = im.pixels + clampX(y, h) * stride
+        let has1 = y + 1 >= 0 && y + 1 < h, has2 = y + 2 >= 0 && y + 2 < h, has3 = y + 3 >= 0 && y + 3 < h
         for c in 0 ..< 3 {
-            @inline(__always) func rowValue(_ r: Int) -> Double {
-                let p = im.pixels + r * w * 3 + c
-                return cubicInt(Int(p[xs.0]), Int(p[xs.1]), Int(p[xs.2]), Int(p[xs.3]), dx)
-            }
-            let v1 = rowValue(clampX(y, h))
-            let v2 = (y + 1 >= 0 && y + 1 < h) ? rowValue(y + 1) : v1
-            let v3 = (y + 2 >= 0 && y + 2 < h) ? rowValue(y + 2) : v2
-            let v4 = (y + 3 >= 0 && y + 3 < h) ? rowValue(y + 3) : v3
+            let v1 = cubicRow(r0 + c, c0, c1, c2, c3, dx)
+            let v2 = has1 ? cubicRow(im.pixels + (y + 1) * stride + c, c0, c1, c2, c3, dx) : v1
+            let v3 = has2 ? cubicRow(im.pixels + (y + 2) * stride + c, c0, c1, c2, c3, dx) : v2
+            let v4 = has3 ? cubicRow(im.pixels + (y + 3) * stride + c, c0, c1, c2, c3, dx) : v3
             let v = cubic(v1, v2, v3, v4, dy)
             o[c] = v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(truncatingIfNeeded: Int(v)))
         }

@@ -113,10 +113,47 @@ public final class MultiCropAugmenter: @unchecked Sendable {
 
     func strongCrop(_ image: RGBImage, box: RandomResizedCrop, size: Int, rng: inout SampleRNG,
                     to dst: UnsafeMutablePointer<Float>) {
+        // Reference order: flip(full image) → RandAugment(full image) → RandomResizedCrop. The crop box depends
+        // only on the image size, so it is drawn first and RandAugment computes just the pixels the crop reads
+        // (plus whatever whole-image statistics its ops need): identical crops, far less work.
+        let flip = rng.uniform() < config.flipProbability
+        let plan = randAugment.plan(rng: &rng)
+        let b = box.sample(width: image.width, height: image.height, rng: &rng)
+        let regions = randAugment.regions(plan, output: Region(b), width: image.width, height: image.height)
+        MultiCropAugmenter.copy(regions[0], of: image, into: full, mirrored: flip)
+        for (k, op) in plan.enumerated() { randAugment.apply(op, full, scratch: scratch, region: regions[k + 1]) }
+        resampler.resizedCrop(crop, full, top: b.top, left: b.left, cropHeight: b.height, cropWidth: b.width,
+                              outWidth: size, outHeight: size)
+        config.normalization.write(crop, to: dst)
+        erasing.apply(dst, size: size, normalization: config.normalization, rng: &rng)
+    }
+
+    /// dst (sized like src) gets `region` of src, or of src mirrored left–right; other pixels are unspecified.
+    static func copy(_ r: Region, of src: RGBImage, into dst: RGBImage, mirrored: Bool) {
+        let w = src.width
+        dst.reshape(width: w, height: src.height)
+        for y in r.y0 ..< r.y1 {
+            let s = src.pixels + y * w * 3, d = dst.pixels + y * w * 3
+            if !mirrored {
+                (d + r.x0 * 3).update(from: s + r.x0 * 3, count: (r.x1 - r.x0) * 3)
+            } else {
+                for x in r.x0 ..< r.x1 {
+                    let m = (w - 1 - x) * 3
+                    d[3 * x] = s[m]; d[3 * x + 1] = s[m + 1]; d[3 * x + 2] = s[m + 2]
+                }
+            }
+        }
+    }
+
+    /// The same strong crop computed the reference's way, on the whole image (for tests of the region logic).
+    func strongCropFullImage(_ image: RGBImage, box: RandomResizedCrop, size: Int, rng: inout SampleRNG,
+                             to dst: UnsafeMutablePointer<Float>) {
+        let flip = rng.uniform() < config.flipProbability
+        let plan = randAugment.plan(rng: &rng)
+        let b = box.sample(width: image.width, height: image.height, rng: &rng)
         full.copy(from: image)
-        if rng.uniform() < config.flipProbability { Geometry.flipHorizontal(full) }
-        randAugment.apply(full, scratch: scratch, rng: &rng)
-        let b = box.sample(width: full.width, height: full.height, rng: &rng)
+        if flip { Geometry.flipHorizontal(full) }
+        for op in plan { randAugment.apply(op, full, scratch: scratch, region: .full(full.width, full.height)) }
         resampler.resizedCrop(crop, full, top: b.top, left: b.left, cropHeight: b.height, cropWidth: b.width,
                               outWidth: size, outHeight: size)
         config.normalization.write(crop, to: dst)
