@@ -66,6 +66,7 @@ func makeRing() -> Ring {
     options.segmentBytes = int("segment-bytes", options.segmentBytes)
     options.window = int("window", options.window)
     options.ioThreads = int("io-threads", options.ioThreads)
+    options.socketBufferBytes = Int32(int("socket-buffer", Int(options.socketBufferBytes)))
     options.peerTimeout = double("peer-timeout", options.peerTimeout)
     options.joinTimeout = double("join-timeout", 30)
     let endpoints = flag("endpoints").split(separator: ",").map(String.init)

@@ -46,10 +46,11 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The rank named by a peer failure, if any (for the coordinator).
+    /// The rank blamed: the failed peer, the protocol breaker, or the first neighbour that never showed up.
     public var failedRank: Int? {
         switch self {
         case let .peerFailed(rank, _, _), let .protocolViolation(rank, _, _): return rank
+        case let .joinTimedOut(waiting, _, _): return waiting.first
         case let .ringUnusable(e): return e.failedRank
         default: return nil
         }
