@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MugsData
 import MugsModel
 
 extension Mugs {
@@ -38,7 +39,18 @@ extension Mugs {
 
         @Option(help: ArgumentHelp(
             "Input .safetensors holding the images as [N, 3, H, W] float32 (F16/BF16 accepted), already normalised."))
-        var tensorInput: String
+        var tensorInput: String?
+
+        @Option(help: ArgumentHelp(
+            "Instead of --tensor-input: a dataset spec (ImageFolder root, fashion-mnist:train/test), eval-transformed "
+                + "(resize ⌊S/0.875⌋ bicubic, centre crop S, ImageNet normalisation); writes 'labels' too."))
+        var data: String?
+
+        @Option(help: "Eval crop size S for --data (default: the architecture's native size).")
+        var imageSize: Int?
+
+        @Option(help: "With --data: embed only the first N images.")
+        var limit: Int?
 
         @Option(help: "Name of the images tensor in --tensor-input.")
         var inputKey: String = "images"
@@ -59,6 +71,9 @@ extension Mugs {
             guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1, got \(batch)") }
             guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1, got \(threads)") }
             guard patchSize >= 1 else { throw ValidationError("--patch-size must be ≥ 1, got \(patchSize)") }
+            guard (tensorInput == nil) != (data == nil) else {
+                throw ValidationError("give exactly one of --tensor-input and --data")
+            }
             do {
                 _ = try ViTConfig.preset(arch, patchSize: patchSize, imageSize: max(224, patchSize))
             } catch {
@@ -75,6 +90,11 @@ extension Mugs {
                 let started = Date()
                 let embedder = try BackboneEmbedder(weights: try SafeTensors.read(path: weightsFile),
                                                     architecture: architecture, name: arch, prefix: prefix)
+                if let data {
+                    try embedData(data, embedder: embedder, weightsFile: weightsFile, pool: pool, started: started)
+                    return
+                }
+                let tensorInput = tensorInput ?? ""
                 let input = try SafeTensors.read(path: tensorInput)
                 let features = try embedder.embed(input: input, name: inputKey, batch: batch, pool: pool)
                 let shape = input.shape(of: inputKey) ?? []
@@ -98,6 +118,45 @@ extension Mugs {
                 throw CLIError("mugs embed: \(error.description)")
             } catch let error as SafeTensorsError {
                 throw CLIError("mugs embed: \(error.description)")
+            }
+        }
+
+        /// `--data`: eval-transformed batches from MugsData, CLS features and labels.
+        private func embedData(_ spec: String, embedder: BackboneEmbedder, weightsFile: String, pool: ComputePool,
+                               started: Date) throws {
+            let size = imageSize ?? embedder.imageSize
+            var features: [Float] = [], labels: [Float] = []
+            let skipped: [(String, String)]
+            do {
+                let dataset = try DatasetSpec.open(spec)
+                skipped = try EvalBatches.forEach(dataset: dataset, size: size, batchSize: batch, threads: threads,
+                                                  limit: limit) { images, batchLabels, _ in
+                    features += try images.data.withUnsafeBufferPointer {
+                        try embedder.embed(images: $0.baseAddress!, N: images.shape[0], H: size, W: size, batch: batch,
+                                           pool: pool)
+                    }
+                    labels += batchLabels.map(Float.init)
+                }
+            } catch let error as DataError {
+                throw CLIError("mugs embed: \(error)")
+            }
+            for (name, reason) in skipped { print("skipped unreadable \(name): \(reason)") }
+            let N = labels.count
+            try SafeTensors.write(path: out, tensors: [
+                SafeTensorsEntry("cls", HostTensor(shape: [N, embedder.embedDim], data: features)),
+                SafeTensorsEntry("labels", HostTensor(shape: [N], data: labels)),
+            ], metadata: [
+                "generator": "mugs embed",
+                "feature": "[CLS] token after the final norm, eval mode (no drop path)",
+                "arch": arch, "patch_size": "\(patchSize)", "native_image_size": "\(embedder.imageSize)",
+                "image_size": "\(size)x\(size)", "weights": weightsFile, "weights_prefix": embedder.prefix,
+                "input": spec, "transform": "resize \(Int(Double(size) / 0.875)) bicubic, centre crop \(size), ImageNet mean/std",
+            ])
+            let seconds = Date().timeIntervalSince(started)
+            if !quiet {
+                print("mugs embed: \(N) images of \(spec) at \(size) px with \(arch)/\(patchSize) → cls [\(N), "
+                      + "\(embedder.embedDim)] + labels in \(out), \(String(format: "%.2f", seconds)) s "
+                      + "(\(String(format: "%.1f", Double(N) / seconds)) img/s, \(threads) threads)")
             }
         }
 
