@@ -125,8 +125,10 @@ struct DatasetTests {
         #expect(!first.fromCache && second.fromCache)
         #expect(first.fingerprint == second.fingerprint && second.count == 2)
         // A new file changes its directory's mtime: the cache is rejected and the folder re-scanned.
-        Thread.sleep(forTimeInterval: 0.01) // mtime granularity, not synchronisation
         dir.write("b/2.jpg", jpeg)
+        // Make the change visible even on file systems with coarse mtimes: date the directory explicitly.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 10)],
+                                              ofItemAtPath: dir.path + "/b")
         let third = try ImageFolder.open(root: dir.path, cacheDirectory: cache.path)
         #expect(!third.fromCache && third.count == 3 && third.fingerprint != first.fingerprint)
         // A corrupt cache file is ignored, never fatal.
