@@ -61,7 +61,8 @@ targets += [
                                                "Wire"], swiftSettings: native),
     .executableTarget(name: "Coordinator", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
     .executableTarget(name: "Worker", dependencies: ["JobService", argumentParser], swiftSettings: native),
-    .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "Transport", "Wire", "Coordinator", "Worker"]),
+    .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "MugsModel", "Transport", "Wire", "Coordinator",
+                                             "Worker"]),
 ]
 
 // MARK: executables

@@ -37,7 +37,7 @@ extension CoordinatorService {
         if case let .join(j) = env.message {
             guard env.jobID == 0 || env.jobID == jobID else {
                 refuse(routingID, "it belongs to job \(String(env.jobID, radix: 16)), this is \(String(jobID, radix: 16))")
-                send(.job(.evict(reason: "this coordinator runs another job")), to: routingID)
+                send(.job(.refused(reason: "this coordinator runs another job")), to: routingID)
                 return
             }
             join(j, routingID: routingID)
@@ -115,7 +115,7 @@ extension CoordinatorService {
     private func join(_ j: Join, routingID: [UInt8]) {
         guard ControlRouterToken.equal(j.token, settings.token) else {
             refuse(routingID, "wrong job token from \(j.host)")
-            send(.job(.evict(reason: "wrong job token")), to: routingID)
+            send(.job(.refused(reason: "wrong job token")), to: routingID)
             return
         }
         if let old = idsByRouting[routingID] {

@@ -166,7 +166,10 @@ final class WorkerLink {
             }
             lastHeardCoordinator = now
             if case .heartbeat = env.message { continue }
-            if case .job(.evict) = env.message { joined = false }
+            if case .job(.evict) = env.message {
+                joined = false
+                nextJoinAttempt = now + 1
+            }
             inbox.push(.message(env))
         }
     }

@@ -80,7 +80,15 @@ extension WorkerService {
             let dt = lastStepEnd.map { t2 - $0 } ?? (t2 - t0)
             lastStepEnd = t2
             shared.imagesPerSecond = Double(b) / max(dt, 1e-9)
-            _ = t1
+            if settings.logFormat == .json || t2 - lastAppliedLog >= 30 {
+                lastAppliedLog = t2
+                var fields: [(String, JobLog.Value)] = [("step", .int(p.step)), ("generation", .int(p.generation)),
+                                                        ("rank", .int(p.rank)), ("seconds", .double(t2 - t0)),
+                                                        ("apply_seconds", .double(t2 - t1))]
+                if hashed { fields.append(("state_hash", .string(String(format: "%016llx", hash)))) }
+                log.log("applied", String(format: "step %d applied (rank %d of %d, %d images, %.3f s, %.1f img/s)",
+                                          p.step, p.rank, p.worldSize, b, t2 - t0, shared.imagesPerSecond), fields)
+            }
         } catch let e as RingError {
             log.log("ring", "generation \(p.generation) step \(p.step): \(e)")
             send(.job(.ringFailed(peerRank: Int32(e.failedRank ?? -1), reason: "\(e)")), generation: p.generation,

@@ -55,6 +55,7 @@ public final class WorkerService {
     var entriesBlockBytes = 0
     var exitCode: Int32?
     var lastStepEnd: Double?
+    var lastAppliedLog = -Double.infinity
 
     public init(settings s: WorkerSettings, log: JobLog) throws {
         settings = s
@@ -70,7 +71,7 @@ public final class WorkerService {
             log.log("fatal", "cannot open the in-process queue: \(error)")
             return 1
         }
-        log.log("start", "worker \(settings.workerID) (\(settings.threads) compute + \(settings.loaderThreads) loader "
+        log.log("start", "starting (\(settings.threads) compute + \(settings.loaderThreads) loader "
                 + "threads, data \(settings.dataEndpoint)) joining \(settings.coordinator)")
         link.start()
         while exitCode == nil {
@@ -87,7 +88,7 @@ public final class WorkerService {
         inbox.close()
         outbox.close()
         link.join()
-        log.log("exit", "worker \(settings.workerID) exits (cache at step \(cacheStep))")
+        log.log("exit", "exits (cache at step \(cacheStep))")
         return exitCode ?? 0
     }
 
@@ -117,7 +118,11 @@ public final class WorkerService {
                 exitCode = 1
             }
         case let .job(.evict(reason)):
-            log.log("evicted", "the coordinator dropped this worker: \(reason)")
+            log.log("evicted", "the coordinator dropped this worker: \(reason); joining again (cache at step \(cacheStep))")
+            dropGeneration()
+            receiver.reset()
+        case let .job(.refused(reason)):
+            log.log("refused", "the coordinator refuses this worker: \(reason)")
             exitCode = 1
         case let .job(.finished(reason)):
             log.log("finished", "the job is over: \(reason)")

@@ -209,7 +209,12 @@ extension Envelope {
     private static func floatBytes(_ values: [Float]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: values.count * 4)
         out.withUnsafeMutableBytes { raw in
+            #if _endian(little)
+            // State transfers and reduced chunks are megabytes: one copy, not a loop (a debug build's loop is slow).
+            values.withUnsafeBytes { raw.copyMemory(from: $0) }
+            #else
             for (i, v) in values.enumerated() { raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+            #endif
         }
         return out
     }
@@ -218,10 +223,17 @@ extension Envelope {
         guard bytes.count % 4 == 0 else {
             throw .invalidValue(field: field, detail: "\(bytes.count) bytes is not a whole number of Float32")
         }
+        #if _endian(little)
+        return [Float](unsafeUninitializedCapacity: bytes.count / 4) { out, n in
+            bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(out).copyMemory(from: $0) }
+            n = bytes.count / 4
+        }
+        #else
         return bytes.withUnsafeBytes { raw in
             (0 ..< bytes.count / 4).map {
                 Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
             }
         }
+        #endif
     }
 }

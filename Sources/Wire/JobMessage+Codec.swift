@@ -4,7 +4,7 @@ extension JobMessage {
     /// Which frames messages of a job type carry (nil for types that are not job messages).
     static func frames(_ type: MessageType) -> (body: Bool, data: Bool)? {
         switch type {
-        case .welcome, .evict, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed, .leave:
+        case .welcome, .evict, .refused, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed, .leave:
             return (true, false)
         case .stateReceived: return (false, false)
         case .sliceEntries: return (true, true)
@@ -19,7 +19,7 @@ extension JobMessage {
         case let .welcome(m):
             w.string(m.configYAML); w.string(m.datasetSpec); w.string(m.datasetFingerprint); w.u64(m.seed)
             w.u64(m.stepsPerEpoch); w.u32(m.hashEvery); w.f64(m.heartbeatInterval); w.f64(m.heartbeatTimeout)
-        case let .evict(reason), let .finished(reason), let .abort(reason), let .leave(reason):
+        case let .evict(reason), let .refused(reason), let .finished(reason), let .abort(reason), let .leave(reason):
             w.string(reason)
         case let .generation(rank, endpoints, firstStep):
             w.u32(rank); w.u32(UInt32(endpoints.count))
@@ -68,6 +68,7 @@ extension JobMessage {
                                     heartbeatTimeout: try r.f64("welcome.heartbeatTimeout")))
         case .evict: return .evict(reason: try r.string("evict.reason"))
         case .finished: return .finished(reason: try r.string("finished.reason"))
+        case .refused: return .refused(reason: try r.string("refused.reason"))
         case .abort: return .abort(reason: try r.string("abort.reason"))
         case .leave: return .leave(reason: try r.string("leave.reason"))
         case .generation:

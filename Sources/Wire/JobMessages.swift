@@ -5,8 +5,11 @@ public enum JobMessage: Sendable, Equatable {
     // Coordinator → worker.
     /// The coordinator accepts a join: everything a worker needs to compute steps of this job.
     case welcome(Welcome)
-    /// The coordinator refuses a join or drops a member, and says why. The worker exits with an error.
+    /// The coordinator drops a member (silent, failing its ring, or no room), and says why. The worker keeps its cache
+    /// and joins again after a pause.
     case evict(reason: String)
+    /// The coordinator refuses a join for good (wrong token, another job). The worker exits with an error.
+    case refused(reason: String)
     /// The job is over (all steps committed, or stopped): the worker exits cleanly.
     case finished(reason: String)
     /// A new ring (the header's generation): this worker's rank, every rank's data endpoint in ring order, and the
@@ -40,6 +43,7 @@ public enum JobMessage: Sendable, Equatable {
         case .welcome: return .welcome
         case .evict: return .evict
         case .finished: return .finished
+        case .refused: return .refused
         case .generation: return .generation
         case .abort: return .abort
         case .plan: return .plan

@@ -37,6 +37,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case ringFailed = 41
     case leave = 42
     case finished = 43
+    case refused = 44
 }
 
 /// Which part of a ring collective a segment belongs to (the header's `phase` field).

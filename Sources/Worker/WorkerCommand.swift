@@ -40,7 +40,7 @@ struct WorkerCommand: ParsableCommand {
     var ringTimeout = 5.0
 
     @Option(help: "Seconds to wait for a new ring to form.")
-    var ringJoinTimeout = 30.0
+    var ringJoinTimeout = 10.0
 
     @Option(help: "Longest pause between attempts to reach a coordinator that is gone, seconds.")
     var maxBackoff = 5.0
