@@ -32,22 +32,33 @@ extension Mugs {
         @Flag(help: "Use IPv6 loopback (tcp://[::1]) instead of 127.0.0.1.")
         var ipv6 = false
 
+        @Flag(help: ArgumentHelp("Use Unix-domain sockets (ipc://) instead of TCP (co-located ranks could); "
+                                 + "not comparable with gloo's TCP figures."))
+        var ipc = false
+
         func validate() throws {
-            guard workers.allSatisfy({ (2 ... 64).contains($0) }) else { throw ValidationError("--workers must be 2...64") }
+            guard workers.allSatisfy({ (2 ... 64).contains($0) }) else {
+                throw ValidationError("--workers must be 2...64")
+            }
             guard sizes.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--size must be ≥ 1 MiB") }
             guard iters >= 1 else { throw ValidationError("--iters must be ≥ 1, got \(iters)") }
             guard segmentBytes >= 64 else { throw ValidationError("--segment-bytes must be ≥ 64") }
             guard window >= 1 else { throw ValidationError("--window must be ≥ 1") }
             guard (1024 ... 65000).contains(basePort) else { throw ValidationError("--base-port must be 1024...65000") }
+            guard !(ipc && ipv6) else { throw ValidationError("--ipc and --ipv6 exclude each other") }
         }
 
         func run() throws {
             let exe = try currentExecutable()
-            print("mugs ring all-reduce, libzmq \(ZMQContext.version), loopback TCP \(ipv6 ? "IPv6" : "IPv4"), "
-                  + "segment \(segmentBytes) B, window \(window)")
+            let transport = ipc ? "Unix-domain sockets (ipc)" : "loopback TCP \(ipv6 ? "IPv6" : "IPv4")"
+            print("mugs ring all-reduce, libzmq \(ZMQContext.version), \(transport), segment \(segmentBytes) B, "
+                  + "window \(window)")
+            let pid = ProcessInfo.processInfo.processIdentifier
             for n in workers {
                 let host = ipv6 ? "[::1]" : "127.0.0.1"
-                let endpoints = (0 ..< n).map { "tcp://\(host):\(basePort + $0)" }.joined(separator: ",")
+                let endpoints = (0 ..< n).map {
+                    ipc ? "ipc:///tmp/mugs-bench-\(pid)-\(n)-\($0)" : "tcp://\(host):\(basePort + $0)"
+                }.joined(separator: ",")
                 let ranks = try (0 ..< n).map { r in
                     try ChildProcess(executable: exe, arguments: [
                         "bench", "allreduce-rank", "--rank", "\(r)", "--endpoints", endpoints,
@@ -56,6 +67,11 @@ extension Mugs {
                 }
                 // Bound: generous for 256 MiB on an oversubscribed box; a failing rank ends the others sooner.
                 let codes = ranks.map { $0.waitForExit(timeout: 900) }
+                if ipc {  // libzmq leaves the socket files behind
+                    for e in endpoints.split(separator: ",") {
+                        try? FileManager.default.removeItem(atPath: String(e.dropFirst("ipc://".count)))
+                    }
+                }
                 for (r, code) in codes.enumerated() where code != 0 {
                     throw CLIError("rank \(r) of \(n) exited with \(code.map(String.init) ?? "timeout"):\n"
                                    + ranks[r].output)

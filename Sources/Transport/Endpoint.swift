@@ -53,7 +53,9 @@ public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
         if portText == "*" {
             port = nil
         } else {
-            guard let p = Int(portText), (1 ... 65535).contains(p) else { throw bad("port '\(portText)' not in 1...65535") }
+            guard let p = Int(portText), (1 ... 65535).contains(p) else {
+                throw bad("port '\(portText)' not in 1...65535")
+            }
             port = p
         }
     }

@@ -51,14 +51,15 @@ extension Ring {
             slots.storeBytes(of: UInt64(block.count).littleEndian, toByteOffset: 8 * rank, as: UInt64.self)
             for r in 0 ..< size { lengths[r] = 8 }
             lengths.withUnsafeBufferPointer {
-                schedule.configureAllGather(lengths: $0, segmentBytes: options.effectiveSegmentBytes, phase: .gatherLengths)
+                schedule.configureAllGather(lengths: $0, segmentBytes: options.effectiveSegmentBytes,
+                                            phase: .gatherLengths)
             }
             try run(base: slots, step: step, keepingAlive: lengthSlots)
             for r in 0 ..< size {
                 let n = UInt64(littleEndian: slots.load(fromByteOffset: 8 * r, as: UInt64.self))
                 guard n <= FrameHeader.maxDataLength else {
-                    throw fail(.protocolViolation(rank: r, endpoint: endpoints[r],
-                                                  detail: "gather block of \(n) bytes exceeds \(FrameHeader.maxDataLength)"))
+                    let detail = "gather block of \(n) bytes exceeds \(FrameHeader.maxDataLength)"
+                    throw fail(.protocolViolation(rank: r, endpoint: endpoints[r], detail: detail))
                 }
                 lengths[r] = Int(n)
             }

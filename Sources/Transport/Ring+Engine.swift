@@ -107,7 +107,10 @@ extension Ring {
                     tracker.markCopied(i)
                 }
                 // libzmq accepts the rest of a message once its first frame is in, so this cannot block.
-                guard ok else { throw TransportError.zmq(call: "zmq_msg_send (payload)", errno: EAGAIN, message: "blocked mid-message") }
+                guard ok else {
+                    throw TransportError.zmq(call: "zmq_msg_send (payload)", errno: EAGAIN,
+                                             message: "blocked mid-message")
+                }
             } catch {
                 throw .transport(error)
             }

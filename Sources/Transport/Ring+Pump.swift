@@ -80,7 +80,8 @@ extension Ring {
         let range = schedule.receiveRange(item: i)
         let payload = frameData.bytes
         guard payload.count == range.count else {
-            throw violation("segment of \(payload.count) bytes, expected \(range.count) (same segmentBytes on all ranks?)")
+            throw violation("segment of \(payload.count) bytes, expected \(range.count) "
+                            + "(same segmentBytes on all ranks?)")
         }
         if let earlier = schedule.hazard(item: i),
            !tracker.waitReleased(earlier, deadline: lastProgress.addingTimeInterval(options.peerTimeout)) {
@@ -108,7 +109,9 @@ extension Ring {
     func pumpOutbound() throws(RingError) {
         while true {
             let got: Bool
-            do throws(TransportError) { got = try outbound.receive(into: frameHeader) } catch { throw .transport(error) }
+            do throws(TransportError) {
+                got = try outbound.receive(into: frameHeader)
+            } catch { throw .transport(error) }
             guard got else { return }
             var hasBody = false
             if frameHeader.hasMore {
@@ -146,7 +149,8 @@ extension Ring {
         let failed = (try? reader.u32("failedRank")).map(Int.init) ?? Int(h.sender)
         let reason = (try? reader.string("reason")) ?? "(unreadable reason)"
         let name = (0 ..< size).contains(failed) ? failed : Int(h.sender)
-        return .peerFailed(rank: name, endpoint: endpoint(name), cause: .reportedBy(rank: Int(h.sender), reason: reason))
+        return .peerFailed(rank: name, endpoint: endpoint(name),
+                           cause: .reportedBy(rank: Int(h.sender), reason: reason))
     }
 
     /// Socket monitor events. A DEALER disconnect means the successor is gone (dead, or heartbeats unanswered);

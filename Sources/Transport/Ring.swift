@@ -92,7 +92,8 @@ public final class Ring {
         }
         guard options.window >= 1, options.peerTimeout > 0, options.joinTimeout > 0, options.segmentBytes >= 64,
               (1 ... 64).contains(options.ioThreads) else {
-            throw .invalidConfiguration("window ≥ 1, timeouts > 0, segmentBytes ≥ 64 and 1...64 I/O threads are required")
+            throw .invalidConfiguration("window ≥ 1, timeouts > 0, segmentBytes ≥ 64 and 1...64 I/O threads "
+                                        + "are required")
         }
         self.rank = rank
         self.size = endpoints.count
@@ -152,7 +153,8 @@ public final class Ring {
         let hbTimeout = Int32(max(1, options.effectiveHeartbeatTimeout * 1000))
         let linger = Int32(options.linger * 1000)
         let hwm = Int32(options.window * 2 + 64)
-        let tag = "mugs-ring-\(ProcessInfo.processInfo.processIdentifier)-\(UInt(bitPattern: ObjectIdentifier(self).hashValue))"
+        let object = UInt(bitPattern: ObjectIdentifier(self).hashValue)
+        let tag = "mugs-ring-\(ProcessInfo.processInfo.processIdentifier)-\(object)"
 
         let router = try ZMQSocket(ctx, .router)
         inbound = router

@@ -45,7 +45,8 @@ struct RingSchedule {
     /// Prepares an all-reduce of `count` floats in segments of `segmentBytes` (a multiple of 64).
     mutating func configureAllReduce(count: Int, segmentBytes: Int) {
         kind = .allReduce
-        for c in 0 ... size { blockStarts[c] = c == size ? 4 * count : 4 * Self.chunkRange(c, size: size, count: count).lowerBound }
+        for c in 0 ..< size { blockStarts[c] = 4 * Self.chunkRange(c, size: size, count: count).lowerBound }
+        blockStarts[size] = 4 * count
         finish(segmentBytes: segmentBytes, steps: 2 * (size - 1))
     }
 

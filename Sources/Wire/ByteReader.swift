@@ -46,7 +46,9 @@ public struct ByteReader {
 
 /// `Array.withUnsafeBytes` for bodies that throw `WireError` (the standard one rethrows untyped).
 
-@usableFromInline func withRawBytes<R>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(WireError) -> R) throws(WireError) -> R {
+@usableFromInline
+func withRawBytes<R>(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(WireError) -> R)
+    throws(WireError) -> R {
     let result: Result<R, WireError> = bytes.withUnsafeBytes { raw in
         do throws(WireError) { return .success(try body(raw)) } catch { return .failure(error) }
     }

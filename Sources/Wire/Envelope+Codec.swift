@@ -104,9 +104,12 @@ extension Envelope {
         guard UInt64(bytes.count) >= total else {
             throw .truncated(field: "payload", needed: Int(total), available: bytes.count)
         }
-        guard UInt64(bytes.count) == total else { throw .trailingBytes(frame: "message", count: bytes.count - Int(total)) }
+        guard UInt64(bytes.count) == total else {
+            throw .trailingBytes(frame: "message", count: bytes.count - Int(total))
+        }
         let bodyEnd = FrameHeader.size + Int(header.bodyLength)
-        return try decode(header: header, body: Array(bytes[FrameHeader.size ..< bodyEnd]), data: Array(bytes[bodyEnd...]))
+        return try decode(header: header, body: Array(bytes[FrameHeader.size ..< bodyEnd]),
+                          data: Array(bytes[bodyEnd...]))
     }
 
     /// Checks that the header's frame count and lengths fit its type; returns which frames are present.
@@ -117,8 +120,12 @@ extension Envelope {
             throw .invalidValue(field: "header.frameCount", detail: "\(h.type) has \(expected) payload frames, "
                                 + "header says \(h.frameCount)")
         }
-        if !body && h.bodyLength != 0 { throw .invalidValue(field: "header.bodyLength", detail: "\(h.type) has no body") }
-        if !data && h.dataLength != 0 { throw .invalidValue(field: "header.dataLength", detail: "\(h.type) has no data") }
+        if !body && h.bodyLength != 0 {
+            throw .invalidValue(field: "header.bodyLength", detail: "\(h.type) has no body")
+        }
+        if !data && h.dataLength != 0 {
+            throw .invalidValue(field: "header.dataLength", detail: "\(h.type) has no data")
+        }
         if h.type != .ringSegment && h.phase != .none {
             throw .invalidValue(field: "header.phase", detail: "\(h.type) carries no ring phase")
         }
@@ -213,7 +220,9 @@ extension Envelope {
             // State transfers and reduced chunks are megabytes: one copy, not a loop (a debug build's loop is slow).
             values.withUnsafeBytes { raw.copyMemory(from: $0) }
             #else
-            for (i, v) in values.enumerated() { raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+            for (i, v) in values.enumerated() {
+                raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+            }
             #endif
         }
         return out

@@ -56,7 +56,9 @@ public struct FrameHeader: Sendable, Equatable {
 
     /// Writes the 80 header bytes at `out` (which must have room for `FrameHeader.size` bytes).
     public func encode(into out: UnsafeMutableRawPointer) {
-        func put<T: FixedWidthInteger>(_ v: T, _ at: Int) { out.storeBytes(of: v.littleEndian, toByteOffset: at, as: T.self) }
+        func put<T: FixedWidthInteger>(_ v: T, _ at: Int) {
+            out.storeBytes(of: v.littleEndian, toByteOffset: at, as: T.self)
+        }
         put(Self.magic, 0)
         put(Self.currentVersion, 4)
         put(type.rawValue, 6)

@@ -28,7 +28,9 @@ enum ProbeHarness {
             addr.sin_addr.s_addr = inet_addr("127.0.0.1")
             addr.sin_port = 0
             var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+            _ = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) }
+            }
             _ = withUnsafeMutablePointer(to: &addr) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
             }
@@ -55,7 +57,8 @@ enum ProbeHarness {
     }
 
     /// Waits for every child to exit 0 within `timeout` seconds (in total); records an issue with its output if not.
-    static func expectSuccess(_ ranks: [ChildProcess], timeout: Double, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectSuccess(_ ranks: [ChildProcess], timeout: Double,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
         let deadline = Date().addingTimeInterval(timeout)
         for (r, p) in ranks.enumerated() {
             let code = p.waitForExit(timeout: max(0, deadline.timeIntervalSinceNow))
@@ -66,7 +69,9 @@ enum ProbeHarness {
 
     static func floats(_ path: String) throws -> [Float] {
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
-        return data.withUnsafeBytes { raw in (0 ..< data.count / 4).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) } }
+        return data.withUnsafeBytes { raw in
+            (0 ..< data.count / 4).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self) }
+        }
     }
 
     /// Seconds on CLOCK_MONOTONIC, the clock the probes print (`t=`).

@@ -68,7 +68,9 @@ import Wire
         addr.sin6_family = sa_family_t(AF_INET6)
         addr.sin6_addr = in6addr_loopback
         let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(probe, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
         }
         close(probe)
         guard ok == 0 else { return }

@@ -40,9 +40,12 @@ import Transport
                     }
                     let err = abs(Double(outputs[0][e]) - exact)
                     maxError = max(maxError, err)
-                    // Float32 summation of n terms: |error| ≤ (n−1)·2⁻²⁴·Σ|x| (Higham, recursive summation).
-                    if err > Double(n - 1) * 0x1p-24 * magnitude + 1e-30 || outputs[0][e].bitPattern != ordered.bitPattern {
-                        Issue.record("count \(count) element \(e): got \(outputs[0][e]), fixed-order \(ordered), exact \(exact)")
+                    // Float32 summation of n terms: |error| ≤ (n−1)·2⁻²⁴·Σ|x| (Higham,
+                    // recursive summation).
+                    let bound = Double(n - 1) * 0x1p-24 * magnitude + 1e-30
+                    if err > bound || outputs[0][e].bitPattern != ordered.bitPattern {
+                        let got = outputs[0][e]
+                        Issue.record("count \(count) element \(e): got \(got), fixed-order \(ordered), exact \(exact)")
                         return
                     }
                 }
@@ -77,7 +80,8 @@ import Transport
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let endpoints = ProbeHarness.endpoints(n)
         let ranks = try (0 ..< n).map {
-            try ProbeHarness.start("allgather", rank: $0, endpoints: endpoints, ["--dir", dir, "--segment-bytes", "1024"])
+            try ProbeHarness.start("allgather", rank: $0, endpoints: endpoints,
+                                   ["--dir", dir, "--segment-bytes", "1024"])
         }
         ProbeHarness.expectSuccess(ranks, timeout: 60)
         for round in 0 ..< 3 {
@@ -96,7 +100,8 @@ import Transport
 
     /// Runs `loop` ranks, waits until they are mid-stream, signals `victim`, and checks that every other rank
     /// reports a ring error naming the victim within `bound` seconds of the signal.
-    func expectFailureReported(ranks n: Int, victim: Int, signal sig: Int32, peerTimeout: Double, bound: Double) throws {
+    func expectFailureReported(ranks n: Int, victim: Int, signal sig: Int32, peerTimeout: Double,
+                               bound: Double) throws {
         let endpoints = ProbeHarness.endpoints(n)
         let ranks = try (0 ..< n).map {
             try ProbeHarness.start("loop", rank: $0, endpoints: endpoints,
@@ -115,7 +120,8 @@ import Transport
                 continue
             }
             #expect(line.contains("failedRank=\(victim) "), "rank \(r): \(line)")
-            let t = line.split(separator: " ").first { $0.hasPrefix("t=") }.flatMap { Double($0.dropFirst(2)) } ?? .infinity
+            let stamp = line.split(separator: " ").first { $0.hasPrefix("t=") }
+            let t = stamp.flatMap { Double($0.dropFirst(2)) } ?? .infinity
             #expect(t - signalledAt < bound, "rank \(r) took \(t - signalledAt) s (bound \(bound) s): \(line)")
             #expect(ranks[r].waitForExit(timeout: 10) == 3)
         }
@@ -176,7 +182,8 @@ import Transport
         #expect(out.indices.allSatisfy { out[$0] == ins[0][$0] + ins[1][$0] })
         // The intruders' messages did reach rank 1 and were counted as dropped.
         let stats = ranks[1].output.split(separator: "\n").first { $0.hasPrefix("stats") } ?? ""
-        let dropped = stats.split(separator: " ").first { $0.hasPrefix("dropped=") }.flatMap { Int($0.dropFirst(8)) } ?? 0
+        let field = stats.split(separator: " ").first { $0.hasPrefix("dropped=") }
+        let dropped = field.flatMap { Int($0.dropFirst("dropped=".count)) } ?? 0
         #expect(dropped > 0, "rank 1: \(stats)")
     }
 }

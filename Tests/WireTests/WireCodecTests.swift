@@ -125,10 +125,13 @@ import Testing
         var w = ByteWriter()
         w.u32(2); w.u8(0xC3); w.u8(0x28)  // invalid 2-byte sequence
         let h = FrameHeader(type: .heartbeat, jobID: 1, generation: 1, frameCount: 1, bodyLength: UInt64(w.bytes.count))
-        #expect(throws: WireError.invalidUTF8(field: "heartbeat.workerID")) { try Envelope.decode(frames: [h.encoded(), w.bytes]) }
+        #expect(throws: WireError.invalidUTF8(field: "heartbeat.workerID")) {
+            try Envelope.decode(frames: [h.encoded(), w.bytes])
+        }
         var v = ByteWriter()
         v.string("w"); v.u8(2); v.u64(0); v.f64(1)
-        let h2 = FrameHeader(type: .heartbeat, jobID: 1, generation: 1, frameCount: 1, bodyLength: UInt64(v.bytes.count))
+        let h2 = FrameHeader(type: .heartbeat, jobID: 1, generation: 1, frameCount: 1,
+                             bodyLength: UInt64(v.bytes.count))
         #expect(throws: WireError.invalidValue(field: "heartbeat.cachedStep.present", detail: "flag 2 is not 0 or 1")) {
             try Envelope.decode(frames: [h2.encoded(), v.bytes])
         }

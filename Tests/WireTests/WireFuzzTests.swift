@@ -19,14 +19,20 @@ import Testing
             case 1:  // overwrite a byte with an edge value, and truncate or extend
                 bytes = seeds[rng.below(seeds.count)]
                 bytes[rng.below(bytes.count)] = [0, 1, 0x7F, 0x80, 0xFF][rng.below(5)]
-                if rng.below(2) == 0 { bytes.removeLast(rng.below(bytes.count)) } else { bytes += [UInt8(rng.below(256))] }
+                if rng.below(2) == 0 {
+                    bytes.removeLast(rng.below(bytes.count))
+                } else {
+                    bytes += [UInt8(rng.below(256))]
+                }
             case 2:  // valid header, random payload of the declared length
                 bytes = Array(seeds[rng.below(seeds.count)].prefix(FrameHeader.size))
                 let extra = (try? FrameHeader.decodePrefix(bytes.withUnsafeBytes { $0 }).payloadLength) ?? 0
                 bytes += (0 ..< min(Int(extra), 512)).map { _ in UInt8(rng.below(256)) }
             default:  // pure noise, sometimes with our magic
                 bytes = (0 ..< rng.below(160)).map { _ in UInt8(rng.below(256)) }
-                if bytes.count >= 8 && rng.below(2) == 0 { bytes.replaceSubrange(0 ..< 6, with: [0x4D, 0x55, 0x47, 0x53, 1, 0]) }
+                if bytes.count >= 8 && rng.below(2) == 0 {
+                    bytes.replaceSubrange(0 ..< 6, with: [0x4D, 0x55, 0x47, 0x53, 1, 0])  // "MUGS", version 1
+                }
             }
             do {
                 let e = try Envelope.decode(flat: bytes)

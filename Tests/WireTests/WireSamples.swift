@@ -16,7 +16,8 @@ let sampleEnvelopes: [Envelope] = [
     Envelope(jobID: 9, generation: 10, step: 0, message: .stepPlan(StepPlan(epoch: 0, batchSize: 0, ranks: []))),
     Envelope(jobID: 9, generation: 10, step: 101, message: .commit(Commit(stateHash: 0xDEAD_BEEF_0123_4567))),
     Envelope(jobID: 9, generation: 10, step: 5, message: .stateTransfer(StateTransfer(
-        section: "student", offset: 4096, totalCount: 1 << 40, values: [1, -2.5, .infinity, -0.0, .leastNonzeroMagnitude]))),
+        section: "student", offset: 4096, totalCount: 1 << 40,
+        values: [1, -2.5, .infinity, -0.0, .leastNonzeroMagnitude]))),
     Envelope(jobID: 9, generation: 10, step: 5, message: .stateTransfer(StateTransfer(
         section: "adam.v", offset: 0, totalCount: 0, values: []))),
     Envelope(jobID: 9, generation: 10, step: 6, sender: 2, message: .reducedChunk(ReducedChunk(
