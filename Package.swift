@@ -65,10 +65,17 @@ targets += [
                                              "Worker"]),
 ]
 
+// MARK: eval — kNN and linear-probe evaluation, feature cache, timm export mapping, attention maps
+targets += [
+    .target(name: "MugsEval", dependencies: ["MugsModel", "MugsData", "CImage"], swiftSettings: native),
+    .testTarget(name: "MugsEvalTests", dependencies: ["MugsEval", "MugsModel", "MugsData"],
+                resources: [.copy("Fixtures")]),
+]
+
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [
-    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData", argumentParser], swiftSettings: native),
+    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData", "MugsEval", argumentParser], swiftSettings: native),
 ]
 
 let package = Package(

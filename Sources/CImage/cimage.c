@@ -360,3 +360,39 @@ int cimage_read_gzip(const char *path, uint8_t **out, size_t *outLen, char *err)
 }
 
 void cimage_free(void *p) { free(p); }
+
+// PNG encoding through libpng's simplified write API (two passes: size, then bytes).
+int cimage_encode_png(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *outLen, char *err) {
+    *out = NULL;
+    *outLen = 0;
+    if (width <= 0 || height <= 0 || width > CIMAGE_MAX_SIDE || height > CIMAGE_MAX_SIDE) {
+        set_err(err, "image dimensions out of range for PNG");
+        return CIMAGE_TOO_LARGE;
+    }
+    png_image img;
+    memset(&img, 0, sizeof(img));
+    img.version = PNG_IMAGE_VERSION;
+    img.width = (png_uint_32)width;
+    img.height = (png_uint_32)height;
+    img.format = PNG_FORMAT_RGB;
+    png_alloc_size_t size = 0;
+    if (!png_image_write_to_memory(&img, NULL, &size, 0, rgb, width * 3, NULL)) {
+        set_err(err, img.message);
+        png_image_free(&img);
+        return CIMAGE_CORRUPT;
+    }
+    uint8_t *buf = malloc(size ? size : 1);
+    if (!buf) {
+        set_err(err, "out of memory");
+        return CIMAGE_TOO_LARGE;
+    }
+    if (!png_image_write_to_memory(&img, buf, &size, 0, rgb, width * 3, NULL)) {
+        set_err(err, img.message);
+        png_image_free(&img);
+        free(buf);
+        return CIMAGE_CORRUPT;
+    }
+    *out = buf;
+    *outLen = size;
+    return CIMAGE_OK;
+}

@@ -11,5 +11,8 @@ extension Mugs {
         Bench.self,
         Embed.self,
         DataTools.self,
+        Eval.self,
+        Export.self,
+        Attention.self,
     ]
 }

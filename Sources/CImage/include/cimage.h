@@ -41,6 +41,10 @@ int cimage_decode(const uint8_t *data, size_t len, int denom, uint8_t *out, size
 int cimage_encode_jpeg(const uint8_t *rgb, int width, int height, int quality, uint8_t **out, size_t *outLen,
                        char *err);
 
+/// Encodes interleaved RGB (stride width*3) as an 8-bit RGB PNG into a malloc'd buffer; the caller frees *out
+/// with cimage_free.
+int cimage_encode_png(const uint8_t *rgb, int width, int height, uint8_t **out, size_t *outLen, char *err);
+
 /// Reads a whole gzip (or plain) file into a malloc'd buffer; the caller frees *out with cimage_free.
 int cimage_read_gzip(const char *path, uint8_t **out, size_t *outLen, char *err);
 
