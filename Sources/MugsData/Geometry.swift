@@ -32,9 +32,10 @@ public enum Geometry {
         dst.reshape(width: w, height: h)
         let r = region ?? .full(w, h)
         let fw = Double(w), fh = Double(h)
+        let sp = src.pixels, dp = dst.pixels // hoisted: class property reads in the loop cost exclusivity checks
         for y in r.y0 ..< r.y1 {
             let yc = Double(y) + 0.5
-            let o = dst.pixels + y * w * 3
+            let o = dp + y * w * 3
             for x in r.x0 ..< r.x1 {
                 let xc = Double(x) + 0.5
                 let xin = a.0 * xc + a.1 * yc + a.2
@@ -43,9 +44,9 @@ public enum Geometry {
                 if !(xin >= 0 && xin < fw && yin >= 0 && yin < fh) {
                     p[0] = fill.0; p[1] = fill.1; p[2] = fill.2
                 } else if filter == .bilinear {
-                    bilinear(p, src, xin, yin)
+                    bilinear(p, sp, w, h, xin, yin)
                 } else {
-                    bicubic(p, src, xin, yin)
+                    bicubic(p, sp, w, h, xin, yin)
                 }
             }
         }
@@ -71,16 +72,16 @@ public enum Geometry {
 
     /// Pillow `bilinear_filter32RGB`: double arithmetic, truncated to uint8; rows past the bottom repeat.
     @inline(__always)
-    static func bilinear(_ o: UnsafeMutablePointer<UInt8>, _ im: RGBImage, _ xin0: Double, _ yin0: Double) {
-        let w = im.width, h = im.height
+    static func bilinear(_ o: UnsafeMutablePointer<UInt8>, _ pixels: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int,
+                         _ xin0: Double, _ yin0: Double) {
         let xin = xin0 - 0.5, yin = yin0 - 0.5
         let xf = xin.rounded(.down), yf = yin.rounded(.down)
         let x = Int(xf), y = Int(yf)
         let dx = xin - xf, dy = yin - yf
         let x0 = clampX(x, w) * 3, x1 = clampX(x + 1, w) * 3
-        let row0 = im.pixels + clampX(y, h) * w * 3
+        let row0 = pixels + clampX(y, h) * w * 3
         let hasRow1 = y + 1 >= 0 && y + 1 < h
-        let row1 = hasRow1 ? im.pixels + (y + 1) * w * 3 : row0
+        let row1 = hasRow1 ? pixels + (y + 1) * w * 3 : row0
         for c in 0 ..< 3 {
             let a0 = Double(row0[x0 + c]), b0 = Double(row0[x1 + c])
             let v1 = a0 + (b0 - a0) * dx
@@ -113,21 +114,21 @@ public enum Geometry {
     }
 
     @inline(__always)
-    static func bicubic(_ o: UnsafeMutablePointer<UInt8>, _ im: RGBImage, _ xin0: Double, _ yin0: Double) {
-        let w = im.width, h = im.height
+    static func bicubic(_ o: UnsafeMutablePointer<UInt8>, _ pixels: UnsafeMutablePointer<UInt8>, _ w: Int, _ h: Int,
+                        _ xin0: Double, _ yin0: Double) {
         let xin = xin0 - 0.5, yin = yin0 - 0.5
         let xf = xin.rounded(.down), yf = yin.rounded(.down)
         let x = Int(xf) - 1, y = Int(yf) - 1
         let dx = xin - xf, dy = yin - yf
         let c0 = clampX(x, w) * 3, c1 = clampX(x + 1, w) * 3, c2 = clampX(x + 2, w) * 3, c3 = clampX(x + 3, w) * 3
         let stride = w * 3
-        let r0 = im.pixels + clampX(y, h) * stride
+        let r0 = pixels + clampX(y, h) * stride
         let has1 = y + 1 >= 0 && y + 1 < h, has2 = y + 2 >= 0 && y + 2 < h, has3 = y + 3 >= 0 && y + 3 < h
         for c in 0 ..< 3 {
             let v1 = cubicRow(r0 + c, c0, c1, c2, c3, dx)
-            let v2 = has1 ? cubicRow(im.pixels + (y + 1) * stride + c, c0, c1, c2, c3, dx) : v1
-            let v3 = has2 ? cubicRow(im.pixels + (y + 2) * stride + c, c0, c1, c2, c3, dx) : v2
-            let v4 = has3 ? cubicRow(im.pixels + (y + 3) * stride + c, c0, c1, c2, c3, dx) : v3
+            let v2 = has1 ? cubicRow(pixels + (y + 1) * stride + c, c0, c1, c2, c3, dx) : v1
+            let v3 = has2 ? cubicRow(pixels + (y + 2) * stride + c, c0, c1, c2, c3, dx) : v2
+            let v4 = has3 ? cubicRow(pixels + (y + 3) * stride + c, c0, c1, c2, c3, dx) : v3
             let v = cubic(v1, v2, v3, v4, dy)
             o[c] = v <= 0 ? 0 : (v >= 255 ? 255 : UInt8(truncatingIfNeeded: Int(v)))
         }

@@ -140,3 +140,54 @@ struct OpParityTests {
         }
     }
 }
+
+/// The fast HSV conversions (tables, exact fmod and round replacements) against a literal transcription of
+/// Pillow's `rgb2hsv_row` / `hsv2rgb` over a dense grid of inputs.
+@Suite("HSV conversions vs Pillow's formulas")
+struct HSVTests {
+    static func clip8(_ v: Int) -> UInt8 { UInt8(max(0, min(255, v))) }
+
+    static func referenceRGBToHSV(_ r: UInt8, _ g: UInt8, _ b: UInt8) -> (UInt8, UInt8, UInt8) {
+        let maxc = max(r, g, b), minc = min(r, g, b)
+        if maxc == minc { return (0, 0, maxc) }
+        let cr = Float(maxc - minc), s = cr / Float(maxc)
+        let rc = Float(maxc - r) / cr, gc = Float(maxc - g) / cr, bc = Float(maxc - b) / cr
+        var h: Float = r == maxc ? bc - gc : (g == maxc ? Float(2.0 + Double(rc) - Double(bc))
+                                                         : Float(4.0 + Double(gc) - Double(rc)))
+        h = Float(fmod(Double(h) / 6.0 + 1.0, 1.0))
+        return (clip8(Int(Double(h) * 255.0)), clip8(Int(Double(s) * 255.0)), maxc)
+    }
+
+    static func referenceHSVToRGB(_ h: UInt8, _ s: UInt8, _ v: UInt8) -> (UInt8, UInt8, UInt8) {
+        if s == 0 { return (v, v, v) }
+        let i = Int(floor(Double(Float(h)) * 6.0 / 255.0))
+        let f = Float(Double(Float(h)) * 6.0 / 255.0 - Double(Float(i)))
+        let fs = Float(Double(Float(s)) / 255.0)
+        let p = clip8(Int(round(Double(Float(v)) * (1.0 - Double(fs)))))
+        let q = clip8(Int(round(Double(Float(v)) * (1.0 - Double(fs * f)))))
+        let t = clip8(Int(round(Double(Float(v)) * (1.0 - Double(fs) * (1.0 - Double(f))))))
+        switch i % 6 {
+        case 0: return (v, t, p)
+        case 1: return (q, v, p)
+        case 2: return (p, v, t)
+        case 3: return (p, q, v)
+        case 4: return (t, p, v)
+        default: return (v, p, q)
+        }
+    }
+
+    @Test func denseGrid() {
+        var mismatches = 0
+        for a in stride(from: 0, through: 255, by: 3) {
+            for b in stride(from: 0, through: 255, by: 5) {
+                for c in 0 ... 255 {
+                    let (x, y, z) = (UInt8(a), UInt8(b), UInt8(c))
+                    if ColorOps.rgbToHSV(x, y, z) != Self.referenceRGBToHSV(x, y, z) { mismatches += 1 }
+                    if ColorOps.rgbToHSV(z, x, y) != Self.referenceRGBToHSV(z, x, y) { mismatches += 1 }
+                    if ColorOps.hsvToRGB(x, y, z) != Self.referenceHSVToRGB(x, y, z) { mismatches += 1 }
+                }
+            }
+        }
+        #expect(mismatches == 0)
+    }
+}
