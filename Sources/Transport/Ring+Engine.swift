@@ -141,12 +141,17 @@ extension Ring {
         try grantCredits()
     }
 
-    /// Credits up to `window` segments beyond what has been consumed.
+    /// Credits up to `window` segments beyond what has been consumed, in batches of half a window (fewer messages
+    /// and wake-ups; the sender still always holds at least half a window): a sender that used all its credit
+    /// has sent `window` segments past the last grant, and consuming half of them triggers the next one.
     private func grantCredits() throws(RingError) {
         guard predecessorIDCount > 0, !predecessorLost else { return }
         let consumed = receiveSequence + UInt64(opActive ? opReceived : 0)
         let want = consumed + UInt64(options.window)
         guard want > granted else { return }
+        let batch = UInt64(max(1, options.window / 2))
+        let operationDone = !opActive || opReceived == schedule.itemCount
+        guard want - granted >= batch || operationDone || granted == 0 else { return }
         do throws(RingError) {
             if try sendCredit(upTo: want) { granted = want }
         } catch {
