@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MugsData
+import MugsModel
 
 extension Mugs {
     /// `mugs data …`: dataset tools (index, verify, export). Named DataTools so it does not shadow Foundation.Data.
@@ -8,7 +9,7 @@ extension Mugs {
         static let configuration = CommandConfiguration(
             commandName: "data",
             abstract: "Dataset tools: build the folder index, verify every image decodes, export as JPEG folders.",
-            subcommands: [DataIndex.self, DataVerify.self, DataExport.self])
+            subcommands: [DataIndex.self, DataVerify.self, DataExport.self, DataCrops.self])
     }
 
     /// `mugs data index`: scans (or revalidates the cached index of) a dataset and prints what it holds.
@@ -145,6 +146,84 @@ extension Mugs {
                       + String(format: "%.1f s", seconds))
             } catch let e as DataError {
                 throw CLIError("mugs data export: \(e)")
+            }
+        }
+    }
+
+    /// `mugs data crops`: one batch of multi-crop views written as a crops file (what `mugs debug-step` reads).
+    struct DataCrops: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "crops",
+            abstract: "Write the multi-crop views of given images as a crops file (teacher_global, student_global, "
+                + "student_local, weak, labels, sample_index).",
+            discussion: """
+                The layout is the training step's: teacher_global [2,B,3,G,G], student_global [2,B,3,G,G], \
+                student_local [L,B,3,l,l], weak [B] (0/1); labels and sample_index [B] (float). Crops depend only \
+                on (seed, epoch, index).
+
+                Example:
+                  mugs data crops --data fashion-mnist:train --preset cpu --indices 0,1,2,3 --out crops.safetensors
+                """)
+
+        enum Preset: String, ExpressibleByArgument, CaseIterable { case paper, cpu }
+
+        @Option(help: "Dataset spec.")
+        var data: String
+
+        @Option(help: "paper (global 224, local 96, L=10) or cpu (global 32, local 16, L=6).")
+        var preset: Preset = .cpu
+
+        @Option(help: "Override the number of local crops L.")
+        var localCount: Int?
+
+        @Option(help: "Comma-separated dataset indices (the batch, in order).")
+        var indices: String
+
+        @Option(help: "Epoch (part of every image's random key).")
+        var epoch: Int = 0
+
+        @Option(help: "Seed (part of every image's random key).")
+        var seed: UInt64 = 0
+
+        @Option(help: "Output .safetensors.")
+        var out: String
+
+        func run() throws {
+            let list = indices.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !list.isEmpty, list.allSatisfy({ $0 != nil }) else {
+                throw ValidationError("--indices must be comma-separated integers, got '\(indices)'")
+            }
+            var config = preset == .paper ? MultiCropConfig.paper : MultiCropConfig.cpuFashionMNIST
+            if let localCount {
+                guard localCount >= 0 else { throw ValidationError("--local-count must be ≥ 0") }
+                config.localCount = localCount
+            }
+            do {
+                let ds = try DatasetSpec.open(data)
+                let loader = try BatchLoader(dataset: ds, config: config, batchSize: list.count, seed: seed, threads: 1,
+                                             depth: 1)
+                defer { loader.shutdown() }
+                try loader.submit(epoch: epoch, indices: list.map { $0! })
+                let b = try loader.next()
+                defer { loader.recycle(b) }
+                let B = b.B, G = b.G, l = b.l, L = b.L
+                func floats(_ p: UnsafeMutablePointer<Float>, _ n: Int) -> UnsafeBufferPointer<Float> {
+                    UnsafeBufferPointer(start: p, count: n)
+                }
+                try SafeTensors.write(path: out, tensors: [
+                    SafeTensorsEntry("teacher_global", shape: [2, B, 3, G, G], borrowing: floats(b.teacherGlobal, 2 * B * 3 * G * G)),
+                    SafeTensorsEntry("student_global", shape: [2, B, 3, G, G], borrowing: floats(b.studentGlobal, 2 * B * 3 * G * G)),
+                    SafeTensorsEntry("student_local", shape: [L, B, 3, l, l], borrowing: floats(b.studentLocal, L * B * 3 * l * l)),
+                    SafeTensorsEntry("weak", shape: [B], values: (0 ..< B).map { Float(b.weak[$0]) }),
+                    SafeTensorsEntry("labels", shape: [B], values: (0 ..< B).map { Float(b.labels[$0]) }),
+                    SafeTensorsEntry("sample_index", shape: [B], values: (0 ..< B).map { Float(b.sampleIndex[$0]) }),
+                ], metadata: ["generator": "mugs data crops", "data": data, "epoch": "\(epoch)", "seed": "\(seed)",
+                              "indices": indices, "preset": preset.rawValue])
+                for f in loader.badFiles { print("replaced unreadable \(f.name): \(f.reason)") }
+                print("wrote \(B) images × (2 + 2 global \(G) px, \(L) local \(l) px) to \(out); weak: "
+                      + (0 ..< B).map { String(b.weak[$0]) }.joined(separator: ","))
+            } catch let e as DataError {
+                throw CLIError("mugs data crops: \(e)")
             }
         }
     }
