@@ -38,11 +38,12 @@ run_all() {
     echo "== $label"
     for shape in $shapes; do
         local torch_args=(); [[ "$shape" == paper ]] && torch_args=(--paper)
-        local ours theirs
-        ours=$("$@" "$MUGS" bench backbone --preset "$shape" --threads "$threads" --steps "$steps" | tee /dev/stderr \
-               | median_ips)
-        theirs=$("$@" "$python" "$torch_bench" --threads "$threads" --steps "$steps" "${torch_args[@]}" \
-                 | tee /dev/stderr | median_ips)
+        local out_ours out_theirs ours theirs
+        out_ours=$("$@" "$MUGS" bench backbone --preset "$shape" --threads "$threads" --steps "$steps")
+        echo "$out_ours"
+        out_theirs=$("$@" "$python" "$torch_bench" --threads "$threads" --steps "$steps" "${torch_args[@]}")
+        echo "$out_theirs"
+        ours=$(median_ips <<< "$out_ours"); theirs=$(median_ips <<< "$out_theirs")
         awk -v l="$label" -v s="$shape" -v a="$ours" -v b="$theirs" 'BEGIN {
             printf "SUMMARY %-40s %-5s mugs %7.1f img/s   torch %7.1f img/s   ratio %.2fx\n", l, s, a, b, a / b }'
     done
