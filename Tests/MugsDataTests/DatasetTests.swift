@@ -162,6 +162,19 @@ struct DatasetTests {
             for k in 0 ..< a.byteCount { err += abs(Double(a.pixels[k]) - Double(b.pixels[k])) }
             #expect(err / Double(a.byteCount) < 4, "mean |Δ| \(err / Double(a.byteCount)) for image \(idx)")
         }
+        // The exported folder streams reproducible crops through the loader (two loaders, different threads).
+        var batches: [[Float]] = []
+        for threads in [1, 2] {
+            let loader = try BatchLoader(dataset: folder, config: .cpuFashionMNIST, batchSize: 8, seed: 11,
+                                         threads: threads)
+            try loader.submit(epoch: 4, indices: [0, 5, 9, 13, 21, 22, 30, 39])
+            let b = try loader.next()
+            batches.append(Array(UnsafeBufferPointer(start: b.studentLocal, count: b.L * b.B * b.localCropFloats))
+                + Array(UnsafeBufferPointer(start: b.teacherGlobal, count: 2 * b.B * b.globalCropFloats)))
+            loader.recycle(b)
+            loader.shutdown()
+        }
+        #expect(batches[0] == batches[1] && batches[0].allSatisfy { $0.isFinite })
     }
 
     @Test func dctScaledDecode() throws {
