@@ -141,4 +141,41 @@ import Wire
         #expect(results.failures.count == 2)
         #expect(results.failures.values.contains { $0.contains("broke the protocol") }, "\(results.failures)")
     }
+
+    /// A rank that goes away between operations (here: closes its ring) is named at the start of the next
+    /// operation by both neighbours, long before the progress timeout.
+    @Test func peerGoneBetweenOperationsIsNamedAtTheNextOne() {
+        let endpoints = ProbeHarness.endpoints(3)
+        let results = Results()
+        let firstDone = DispatchGroup()
+        for _ in 0 ..< 3 { firstDone.enter() }
+        let finished = Self.onThreads(3, timeout: 60) { r in
+            do {
+                var o = RingOptions()
+                o.peerTimeout = 10
+                let ring = try Ring(rank: r, endpoints: endpoints, generation: 2, jobID: 5, options: o)
+                defer { ring.close() }
+                let b = AlignedFloatBuffer(count: 1000)
+                try ring.allReduce(b.buffer, keepingAlive: b)
+                firstDone.leave()
+                guard r != 2 else { return }  // rank 2 leaves after the first operation
+                guard firstDone.wait(timeout: .now() + 30) == .success else { return }
+                let start = Date()
+                do throws(RingError) {
+                    try ring.allReduce(b.buffer, keepingAlive: b)
+                    results.fail(r, RingError.invalidConfiguration("second all-reduce returned"))
+                } catch {
+                    let seconds = Date().timeIntervalSince(start)
+                    results.set(r, [Float(error.failedRank ?? -1), Float(seconds)])
+                }
+            } catch { results.fail(r, error) }
+        }
+        #expect(finished)
+        #expect(results.failures.isEmpty, "\(results.failures)")
+        for r in [0, 1] {
+            let v = results.all[r] ?? []
+            #expect(v.count == 2 && v[0] == 2, "rank \(r) named \(v.first.map { "\($0)" } ?? "nothing")")
+            #expect((v.last ?? 99) < 5, "rank \(r) took \(v.last ?? -1) s (peer timeout 10 s)")
+        }
+    }
 }
