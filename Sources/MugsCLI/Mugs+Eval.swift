@@ -61,21 +61,26 @@ func openDataset(_ spec: String, option: String) throws -> ImageDataset {
     }
 }
 
-/// A one-line progress display on stderr (carriage return), silent when not a terminal or when quiet.
+/// Progress on stderr: one line redrawn every second on a terminal, a line every 15 s otherwise (logs); nothing
+/// when quiet.
 final class ProgressLine {
     let quiet: Bool
-    let started = Date()
+    let terminal = isatty(2) != 0
+    var started = Date()
     var last = Date.distantPast
+    var current = ""
 
     init(quiet: Bool) { self.quiet = quiet }
 
     func update(_ what: String, _ done: Int, _ total: Int) {
         guard !quiet else { return }
+        if what != current { current = what; started = Date(); last = .distantPast }
         let now = Date()
-        guard done == total || now.timeIntervalSince(last) >= 1 else { return }
+        guard done == total || now.timeIntervalSince(last) >= (terminal ? 1 : 15) else { return }
         last = now
         let seconds = max(now.timeIntervalSince(started), 1e-9)
         let line = String(format: "%@: %d/%d images (%.0f img/s)", what, done, total, Double(done) / seconds)
-        FileHandle.standardError.write(Data(("\r" + line + (done == total ? "\n" : "")).utf8))
+        let text = terminal ? "\r" + line + (done == total ? "\n" : "") : line + "\n"
+        FileHandle.standardError.write(Data(text.utf8))
     }
 }

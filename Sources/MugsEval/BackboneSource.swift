@@ -13,7 +13,7 @@ public struct BackboneSource: Sendable {
     /// The safetensors file holding the weights.
     public let weightsPath: String
     public let architecture: ViTConfig
-    /// A readable name such as `vit_tiny/4` or `custom 48/3/3 (patch 4)`.
+    /// A readable name with the patch size, such as `vit_tiny/4` or `custom(C=48,depth=3,heads=3)/4`.
     public let name: String
     /// The prefix of the backbone's names in the file.
     public let prefix: String
@@ -55,7 +55,7 @@ public struct BackboneSource: Sendable {
         do { try config.validate() } catch {
             throw EvalError(.configuration, "\(info.path)/state.json: \(error)")
         }
-        let name = c.arch == "custom" ? "custom \(c.embedDim)/\(c.blockCount)/\(H)" : c.arch
+        let name = c.arch == "custom" ? "custom(C=\(c.embedDim),depth=\(c.blockCount),heads=\(H))" : c.arch
         return BackboneSource(weightsPath: weights, architecture: config, name: "\(name)/\(c.patch_size)",
                               prefix: "teacher.", checkpoint: info)
     }
@@ -90,7 +90,7 @@ public struct BackboneSource: Sendable {
         } else if let match = presets.first(where: { $0.value.embedDim == C && $0.value.depth == depth }) {
             H = match.value.heads; name = match.key
         } else {
-            H = 0; name = "custom \(C)/\(depth)"
+            H = 0; name = "custom"
         }
         if let meta = file.metadata["num_heads"], let h = Int(meta), h > 0 { H = h }
         if let heads { H = heads }
@@ -98,7 +98,7 @@ public struct BackboneSource: Sendable {
             throw EvalError(.configuration, "\(path): embedding dim \(C) with \(depth) blocks is no preset and the "
                             + "file has no 'num_heads' metadata; give the number of heads with --heads")
         }
-        if name.hasPrefix("custom") { name += "/\(H)" }
+        if name == "custom" { name = "custom(C=\(C),depth=\(depth),heads=\(H))" }
         let config = ViTConfig(embedDim: C, depth: depth, heads: H, patchSize: P, imageSize: max(P, 224 / P * P))
         do { try config.validate() } catch { throw EvalError(.configuration, "\(path): \(error)") }
         return BackboneSource(weightsPath: path, architecture: config, name: "\(name)/\(P)", prefix: prefix,
