@@ -49,3 +49,29 @@ import Testing
         #expect(abs(ns / Double(n)) < 0.012 && abs(ns2 / Double(n) - 1) < 0.02)
     }
 }
+
+@Suite struct ComputePoolTests {
+    /// Every index is visited exactly once, whatever the thread count and chunk size, including when several threads
+    /// enter regions at once (the second caller runs its chunks itself).
+    @Test func visitsEveryIndexOnceUnderConcurrentCallers() async {
+        await withTaskGroup(of: Bool.self) { group in
+            for caller in 0 ..< 4 {
+                group.addTask {
+                    var ok = true
+                    for threads in 1 ... 4 {
+                        let pool = ComputePool(threads: threads)
+                        for n in [0, 1, 2, 7, 1000, 4097] {
+                            let counts = UnsafeMutablePointer<Int32>.allocate(capacity: max(n, 1))
+                            counts.initialize(repeating: 0, count: max(n, 1))
+                            pool.parallelFor(n, minChunk: 1 + caller) { r in for i in r { counts[i] += 1 } }
+                            ok = ok && (0 ..< n).allSatisfy { counts[$0] == 1 }
+                            counts.deallocate()
+                        }
+                    }
+                    return ok
+                }
+            }
+            for await ok in group { #expect(ok) }
+        }
+    }
+}
