@@ -1,5 +1,6 @@
 import Foundation
 import MugsEval
+import MugsData
 import MugsModel
 import Testing
 
@@ -92,5 +93,24 @@ import Testing
         #expect(back.features == set.features && back.labels == set.labels && back.classNames == set.classNames)
         #expect(back.metadata["dataset"] == "x")
         #expect(throws: EvalError.self) { try FeatureSet.read(EvalFixtures.path("export.safetensors")) }
+    }
+}
+
+/// The online kNN hook gives the same accuracy as extracting the features and running the classifier directly.
+@Suite struct OnlineKNNTests {
+    @Test(.enabled(if: (try? FashionMNIST.open(split: .test)) != nil, "dataset-fashion-mnist is not installed"))
+    func onlineKNNMatchesTheOfflinePath() throws {
+        let pool = ComputePool(threads: 2)
+        let test = try FashionMNIST.open(split: .test)
+        let online = try OnlineKNN(train: test, val: test, trainCount: 200, valCount: 60, k: 10, imageSize: 32,
+                                   threads: 2)
+        let source = try BackboneSource.open(EvalFixtures.path("import_mugs.safetensors"))
+        let embedder = try source.makeEmbedder()
+        let got = try online.evaluate(params: embedder.params, architecture: source.architecture)
+        let extractor = try FeatureExtractor(embedder: embedder, kind: .cls, imageSize: 32, pool: pool)
+        let bank = try extractor.extract(test, limit: 200), queries = try extractor.extract(test, limit: 60)
+        let want = try KNNClassifier.evaluate(train: bank, test: queries, ks: [10], pool: pool)[0]
+        #expect(got == want)
+        #expect(got.total == 60)
     }
 }
