@@ -76,7 +76,9 @@ extension CoordinatorService {
         case .stateReceived:
             log.log("state", "\(peers[id]?.name ?? "?") loaded the state at step \(step)")
             handle(machine.handle(.stateReceived(id, step: step)))
-        case let .stepApplied(hash, hashed, _):
+        case let .stepApplied(hash, hashed, _, skipped):
+            peers[id]?.skippedFiles = Int(skipped)
+            skippedByWorker[peers[id]?.name ?? ""] = Int(skipped)
             handle(machine.handle(.stepApplied(id, generation: g, step: step, stateHash: hashed ? hash : 0)))
         case let .sliceEntries(e):
             guard let a = assembly(generation: g, step: step) else { handle(machine.handle(.heard(id))); return }

@@ -36,7 +36,8 @@ extension CoordinatorService {
             weightDecay: state.schedules.weightDecay(step: min(step, max(0, totalSteps - 1))),
             teacherMomentum: state.schedules.teacherMomentum(step: min(step, max(0, totalSteps - 1))),
             teacherTemperature: state.schedules.teacherTemperature(epoch: epoch), imagesPerSecond: ips,
-            etaSeconds: eta, lastCheckpoint: lastCheckpoint, skippedFiles: 0)
+            etaSeconds: eta, lastCheckpoint: lastCheckpoint,
+            skippedFiles: skippedByWorker.values.reduce(0, +))
         var m = PrometheusText()
         m.gauge("mugs_step", "Steps committed.", Double(step))
         m.gauge("mugs_total_steps", "Steps the job runs.", Double(totalSteps))
@@ -58,6 +59,7 @@ extension CoordinatorService {
         m.gauge("mugs_weight_decay", "Weight decay of the next step.", report.weightDecay)
         m.gauge("mugs_teacher_momentum", "Teacher EMA momentum of the next step.", report.teacherMomentum)
         m.gauge("mugs_teacher_temperature", "Teacher temperature of the current epoch.", report.teacherTemperature)
+        m.counter("mugs_skipped_files_total", "Unreadable images the workers skipped.", Double(report.skippedFiles))
         m.gauge("mugs_paused", "1 when the job is paused or waiting for workers.",
                 machine.phase == .paused || machine.phase == .waiting ? 1 : 0)
         if let c = lastCheckpoint {

@@ -19,6 +19,7 @@ public final class CoordinatorService {
         var name: String
         var host: String
         var imagesPerSecond: Double = 0
+        var skippedFiles = 0
         var lastHeard: Double
     }
 
@@ -69,6 +70,8 @@ public final class CoordinatorService {
     var lastCheckpoint: StatusReport.Checkpoint?
     var lastHeartbeatSent = 0.0
     var refusalsLogged: [String: Double] = [:]
+    /// Unreadable images each worker (by name) reported skipping; the status shows the sum.
+    var skippedByWorker: [String: Int] = [:]
     var finishedReason: String?
     var exitCode: Int32 = 0
     let startTime = ProcessLifecycle.now()
@@ -123,7 +126,13 @@ public final class CoordinatorService {
         }
         sections = StateSections(state)
         let lastGeneration = Int(resumed?.extra["generation"] ?? "") ?? 0
-        machine = CoordinatorMachine(settings: .init(minWorkers: s.minWorkers, maxWorkers: s.maxWorkers,
+        // Every rank needs at least one image of the global batch.
+        let maxWorkers = min(s.maxWorkers, c.batch_size)
+        guard s.minWorkers <= maxWorkers else {
+            throw JobError("--min-workers \(s.minWorkers)", "exceeds the global batch of \(c.batch_size) images",
+                           hint: "every worker trains at least one image per step")
+        }
+        machine = CoordinatorMachine(settings: .init(minWorkers: s.minWorkers, maxWorkers: maxWorkers,
                                                      heartbeatTimeout: s.heartbeatTimeout, lookahead: 2,
                                                      totalSteps: totalSteps, hashCheckEvery: s.hashEvery),
                                      committedStep: state.step, lastGeneration: lastGeneration)
@@ -207,6 +216,7 @@ public final class CoordinatorService {
                 [("step", .int(state.step))])
         writer.stop()
         server.stop()
+        try? router.set(.linger(milliseconds: 2000)) // deliver the last messages (finished) before closing
         router.close()
         context.terminate()
     }

@@ -15,6 +15,12 @@ public enum ProcessLifecycle {
         signal(SIGTERM) { _ in ProcessLifecycle.terminateFlag = 1 }
         signal(SIGINT) { _ in ProcessLifecycle.interruptFlag = 1 }
         signal(SIGPIPE, SIG_IGN)
+        // A parent may have started us with these blocked (the mask is inherited); a daemon must see them.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGTERM)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         if ProcessInfo.processInfo.environment["MUGS_EXIT_WITH_PARENT"] == "1" { parent = getppid() }
     }
 

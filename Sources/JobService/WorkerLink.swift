@@ -35,6 +35,10 @@ final class WorkerLink {
     private let done = DispatchSemaphore(value: 0)
 
     private(set) var jobID: UInt64 = 0
+    private let stopLock = NSLock()
+    private var _stopped = false
+    /// The I/O thread has finished (nothing forwards the outbox any more).
+    var stopped: Bool { stopLock.lock(); defer { stopLock.unlock() }; return _stopped }
     private var joined = false
     private var lastHeardCoordinator = 0.0
     private var nextJoinAttempt = 0.0
@@ -126,6 +130,7 @@ final class WorkerLink {
             if joined { send(.job(.leave(reason: "\(settings.workerID) received a termination signal"))) }
             inbox.push(.terminate)
         }
+        stopLock.lock(); _stopped = true; stopLock.unlock()
         dealer.close()
         pull.close()
     }

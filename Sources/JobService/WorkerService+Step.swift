@@ -75,8 +75,9 @@ extension WorkerService {
             let hashed = every > 0 && cacheStep % every == 0
             let hash = hashed ? state.stateHash() : 0
             let t2 = ProcessLifecycle.now()
-            send(.job(.stepApplied(stateHash: hash, hashed: hashed, seconds: t2 - t0)), generation: p.generation,
-                 step: p.step)
+            skippedFiles = max(skippedFiles, loader.badFiles.count)
+            send(.job(.stepApplied(stateHash: hash, hashed: hashed, seconds: t2 - t0,
+                                   skippedFiles: UInt32(clamping: skippedFiles))), generation: p.generation, step: p.step)
             let dt = lastStepEnd.map { t2 - $0 } ?? (t2 - t0)
             lastStepEnd = t2
             shared.imagesPerSecond = Double(b) / max(dt, 1e-9)

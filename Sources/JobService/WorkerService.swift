@@ -56,6 +56,8 @@ public final class WorkerService {
     var exitCode: Int32?
     var lastStepEnd: Double?
     var lastAppliedLog = -Double.infinity
+    /// Unreadable images skipped by this worker's loaders (the largest count any loader reported).
+    var skippedFiles = 0
 
     public init(settings s: WorkerSettings, log: JobLog) throws {
         settings = s
@@ -265,6 +267,7 @@ public final class WorkerService {
     func send(_ m: Message, generation g: Int, step: Int) {
         let env = Envelope(jobID: jobID, generation: UInt64(max(0, g)), step: UInt64(max(0, step)),
                            sender: UInt32(rank), message: m)
-        _ = try? JobChannel.send(env, on: outbox, dontWait: false)
+        // Never block: once the I/O thread has stopped (SIGTERM) nobody drains the queue, and the message is moot.
+        while (try? JobChannel.send(env, on: outbox)) == false && !link.stopped { usleep(1000) }
     }
 }

@@ -38,8 +38,8 @@ extension JobMessage {
             w.u64(h.chunkFloats)
         case .stateReceived:
             return (nil, nil)
-        case let .stepApplied(hash, hashed, seconds):
-            w.u64(hash); w.u8(hashed ? 1 : 0); w.f64(seconds)
+        case let .stepApplied(hash, hashed, seconds, skipped):
+            w.u64(hash); w.u8(hashed ? 1 : 0); w.f64(seconds); w.u32(skipped)
         case let .sliceEntries(e):
             w.u32(e.count); w.u32(e.instanceDim); w.u32(e.localGroupDim); w.u32(e.memoryDim)
             for b in e.weak { w.u8(b) }
@@ -111,7 +111,8 @@ extension JobMessage {
             let hash = try r.u64("stepApplied.stateHash")
             let flag = try r.u8("stepApplied.hashed")
             guard flag <= 1 else { throw .invalidValue(field: "stepApplied.hashed", detail: "flag \(flag) is not 0 or 1") }
-            return .stepApplied(stateHash: hash, hashed: flag == 1, seconds: try r.f64("stepApplied.seconds"))
+            return .stepApplied(stateHash: hash, hashed: flag == 1, seconds: try r.f64("stepApplied.seconds"),
+                                skippedFiles: try r.u32("stepApplied.skippedFiles"))
         case .sliceEntries:
             let n = try r.u32("sliceEntries.count"), di = try r.u32("sliceEntries.instanceDim")
             let dl = try r.u32("sliceEntries.localGroupDim"), dm = try r.u32("sliceEntries.memoryDim")

@@ -26,8 +26,9 @@ public enum JobMessage: Sendable, Equatable {
     // Worker → coordinator.
     /// The worker loaded the complete state of the header's step into its cache.
     case stateReceived
-    /// The worker applied the header's step; `stateHash` is its state's hash after it (0 when not computed).
-    case stepApplied(stateHash: UInt64, hashed: Bool, seconds: Double)
+    /// The worker applied the header's step; `stateHash` is its state's hash after it (0 when not computed);
+    /// `skippedFiles` counts the unreadable images its loader has skipped so far.
+    case stepApplied(stateHash: UInt64, hashed: Bool, seconds: Double, skippedFiles: UInt32)
     /// A rank's queue/memory entries of the header's step (`count` images), sent to the coordinator, which applies
     /// the same enqueue: `weak` flags in the body, the floats (instance targets, local-group targets, teacher memory,
     /// student memory, each row-major) in the data frame.

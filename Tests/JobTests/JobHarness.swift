@@ -30,8 +30,18 @@ final class Daemon {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        // The test runner's threads may block signals; the child starts with none blocked and default handlers.
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none)
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var child: pid_t = 0
-        let rc = posix_spawn(&child, executable, &actions, nil, argv, envp)
+        let rc = posix_spawn(&child, executable, &actions, &attr, argv, envp)
         guard rc == 0 else { throw JobError(executable, "cannot start: \(String(cString: strerror(rc)))") }
         pid = child
     }
@@ -229,6 +239,13 @@ final class JobHarness {
         }
         fds.forEach { close($0) }
         return ports
+    }
+
+    /// POST /<action> with the job token; returns the HTTP status.
+    @discardableResult
+    func control(_ action: String) throws -> Int {
+        try ControlClient.request(host: "127.0.0.1", port: controlPort, method: "POST", path: "/" + action,
+                                  headers: [("Authorization", "Bearer \(token)")]).status
     }
 
     /// GET /status, decoded.

@@ -4,123 +4,125 @@ import JobService
 import MugsModel
 import Testing
 
-/// The coordinator's side of failures: SIGKILL and restart on the same checkpoint directory, a kill while a
-/// checkpoint is being written, and the control port.
-@Suite(.serialized) struct JobRecoveryTests {
-    /// Issue test 5: SIGKILL the coordinator, restart it on the same checkpoint dir: it resumes from the last
-    /// checkpoint and the running workers rejoin without being restarted.
-    @Test(.timeLimit(.minutes(3))) func restartedCoordinatorResumesAndWorkersRejoin() throws {
-        let h = try JobHarness()
-        defer { h.stop() }
-        let steps = 14
-        let c1 = try h.coordinator(["--steps", "\(steps)", "--checkpoint-every", "3", "--hash-every", "1"])
-        let w0 = try h.worker("w0"), w1 = try h.worker("w1")
-        try c1.waitFor("a checkpoint at step ≥ 6", timeout: 90) { e in
-            e.contains { $0["message"] as? String != nil && $0["event"] as? String == "checkpoint"
-                && ($0["message"] as! String).hasPrefix("checkpoint written") && ($0["step"] as? Int ?? 0) >= 6 }
+extension JobTests {
+    /// The coordinator's side of failures: SIGKILL and restart on the same checkpoint directory, a kill while a
+    /// checkpoint is being written, and the control port.
+    @Suite struct JobRecoveryTests {
+        /// Issue test 5: SIGKILL the coordinator, restart it on the same checkpoint dir: it resumes from the last
+        /// checkpoint and the running workers rejoin without being restarted.
+        @Test(.timeLimit(.minutes(3))) func restartedCoordinatorResumesAndWorkersRejoin() throws {
+            let h = try JobHarness()
+            defer { h.stop() }
+            let steps = 60
+            let c1 = try h.coordinator(["--steps", "\(steps)", "--checkpoint-every", "3", "--hash-every", "1"])
+            let w0 = try h.worker("w0"), w1 = try h.worker("w1")
+            try c1.waitFor("a checkpoint at step ≥ 6", timeout: 90) { e in
+                e.contains { $0["message"] as? String != nil && $0["event"] as? String == "checkpoint"
+                    && ($0["message"] as! String).hasPrefix("checkpoint written") && ($0["step"] as? Int ?? 0) >= 6 }
+            }
+            c1.signal(SIGKILL)
+            #expect(c1.waitForExit(timeout: 10) == 128 + SIGKILL)
+            let saved = try Checkpoint.readInfo(h.checkpointDir).step
+            let c2 = try h.coordinator(["--steps", "\(steps)", "--checkpoint-every", "3", "--hash-every", "1"],
+                                       name: "coordinator-restarted", config: false)
+            let start = try c2.waitFor("the start line", timeout: 30) { $0.contains { $0["event"] as? String == "start" } }
+            let s = start.first { $0["event"] as? String == "start" }!
+            #expect(s["resumed"] as? Bool == true && s["step"] as? Int == saved, "\(s)")
+            #expect(c2.waitForExit(timeout: 120) == 0, "\(c2.log)")
+            // The same worker processes finished the job.
+            #expect(w0.waitForExit(timeout: 20) == 0, "\(w0.log)")
+            #expect(w1.waitForExit(timeout: 20) == 0, "\(w1.log)")
+            let joins = c2.events("join").count
+            #expect(joins == 2, "both workers rejoined the restarted coordinator (\(joins) joins)")
+            #expect(Set(c2.committedSteps(c2.events)) == Set(saved ..< steps))
+            #expect(!c2.log.contains("differs"), "a state hash differed after the restart:\n\(c2.log)")
+            #expect(try Checkpoint.readInfo(h.checkpointDir).step == steps)
         }
-        c1.signal(SIGKILL)
-        #expect(c1.waitForExit(timeout: 10) == 128 + SIGKILL)
-        let saved = try Checkpoint.readInfo(h.checkpointDir).step
-        let c2 = try h.coordinator(["--steps", "\(steps)", "--checkpoint-every", "3", "--hash-every", "1"],
-                                   name: "coordinator-restarted", config: false)
-        let start = try c2.waitFor("the start line", timeout: 30) { $0.contains { $0["event"] as? String == "start" } }
-        let s = start.first { $0["event"] as? String == "start" }!
-        #expect(s["resumed"] as? Bool == true && s["step"] as? Int == saved, "\(s)")
-        #expect(c2.waitForExit(timeout: 120) == 0, "\(c2.log)")
-        // The same worker processes finished the job.
-        #expect(w0.waitForExit(timeout: 20) == 0, "\(w0.log)")
-        #expect(w1.waitForExit(timeout: 20) == 0, "\(w1.log)")
-        let joins = c2.events("join").count
-        #expect(joins == 2, "both workers rejoined the restarted coordinator (\(joins) joins)")
-        #expect(Set(c2.committedSteps(c2.events)) == Set(saved ..< steps))
-        #expect(!c2.log.contains("differs"), "a state hash differed after the restart:\n\(c2.log)")
-        #expect(try Checkpoint.readInfo(h.checkpointDir).step == steps)
-    }
 
-    /// Issue test 6: kill the coordinator while a checkpoint is being written: the previous checkpoint is intact and
-    /// loads. Large memories make each checkpoint take long enough to be caught half-written.
-    @Test(.timeLimit(.minutes(3))) func killDuringCheckpointLeavesThePreviousOneIntact() throws {
-        let big = JobHarness.tinyConfig.replacingOccurrences(of: "local_group_memory_size: 64",
-                                                              with: "local_group_memory_size: 262144")
-        let h = try JobHarness(config: big)
-        defer { h.stop() }
-        let c = try h.coordinator(["--steps", "40", "--checkpoint-every", "1", "--keep-checkpoints", "2",
-                                   "--hash-every", "0"])
-        _ = try h.worker("w0")
-        try c.waitFor("a first checkpoint", timeout: 120) { e in
-            e.contains { ($0["message"] as? String)?.hasPrefix("checkpoint written") == true }
+        /// Issue test 6: kill the coordinator while a checkpoint is being written: the previous checkpoint is intact and
+        /// loads. Large memories make each checkpoint take long enough to be caught half-written.
+        @Test(.timeLimit(.minutes(3))) func killDuringCheckpointLeavesThePreviousOneIntact() throws {
+            let big = JobHarness.tinyConfig.replacingOccurrences(of: "local_group_memory_size: 64",
+                                                                  with: "local_group_memory_size: 262144")
+            let h = try JobHarness(config: big)
+            defer { h.stop() }
+            let c = try h.coordinator(["--steps", "40", "--checkpoint-every", "1", "--keep-checkpoints", "2",
+                                       "--hash-every", "0"])
+            _ = try h.worker("w0")
+            try c.waitFor("a first checkpoint", timeout: 120) { e in
+                e.contains { ($0["message"] as? String)?.hasPrefix("checkpoint written") == true }
+            }
+            // Poll for a half-written checkpoint directory, then kill.
+            let fm = FileManager.default
+            var caught: String?
+            let deadline = Date().addingTimeInterval(60)
+            while caught == nil && Date() < deadline && c.waitForExit(timeout: 0) == nil {
+                caught = (try? fm.contentsOfDirectory(atPath: h.checkpointDir))?.first { $0.hasPrefix(".tmp-step-") }
+                if caught == nil { usleep(1000) }
+            }
+            c.signal(SIGKILL)
+            _ = c.waitForExit(timeout: 10)
+            #expect(caught != nil, "no checkpoint was caught being written within 60 s")
+            let info = try Checkpoint.readInfo(h.checkpointDir)
+            let cfg = info.config
+            let state = try JobState.make(config: cfg, stepsPerEpoch: info.stepsPerEpoch, seed: info.seed)
+            try Checkpoint.load(into: state, from: info.path)
+            #expect(state.step == info.step && info.step >= 1)
+            print("killed while writing \(caught ?? "-"); latest intact at step \(info.step)")
+            // And a coordinator resumes from it.
+            let c2 = try h.coordinator(["--steps", "\(info.step + 1)"], name: "coordinator-restarted", config: false)
+            let e = try c2.waitFor("the start line", timeout: 60) { $0.contains { $0["event"] as? String == "start" } }
+            #expect(e.first { $0["event"] as? String == "start" }?["step"] as? Int == info.step)
+            c2.kill()
         }
-        // Poll for a half-written checkpoint directory, then kill.
-        let fm = FileManager.default
-        var caught: String?
-        let deadline = Date().addingTimeInterval(60)
-        while caught == nil && Date() < deadline && c.waitForExit(timeout: 0) == nil {
-            caught = (try? fm.contentsOfDirectory(atPath: h.checkpointDir))?.first { $0.hasPrefix(".tmp-step-") }
-            if caught == nil { usleep(1000) }
-        }
-        c.signal(SIGKILL)
-        _ = c.waitForExit(timeout: 10)
-        #expect(caught != nil, "no checkpoint was caught being written within 60 s")
-        let info = try Checkpoint.readInfo(h.checkpointDir)
-        let cfg = info.config
-        let state = try JobState.make(config: cfg, stepsPerEpoch: info.stepsPerEpoch, seed: info.seed)
-        try Checkpoint.load(into: state, from: info.path)
-        #expect(state.step == info.step && info.step >= 1)
-        print("killed while writing \(caught ?? "-"); latest intact at step \(info.step)")
-        // And a coordinator resumes from it.
-        let c2 = try h.coordinator(["--steps", "\(info.step + 1)"], name: "coordinator-restarted", config: false)
-        let e = try c2.waitFor("the start line", timeout: 60) { $0.contains { $0["event"] as? String == "start" } }
-        #expect(e.first { $0["event"] as? String == "start" }?["step"] as? Int == info.step)
-        c2.kill()
-    }
 
-    /// Issue test 7: every control endpoint, a wrong token, malformed requests.
-    @Test(.timeLimit(.minutes(3))) func controlPortEndpointsTokensAndMalformedRequests() throws {
-        let h = try JobHarness()
-        defer { h.stop() }
-        let c = try h.coordinator(["--steps", "400", "--checkpoint-every", "0"])
-        let w = try h.worker("w0")
-        try c.waitFor("2 committed steps", timeout: 60) { c.committedSteps($0).count >= 2 }
-        func call(_ method: String, _ path: String, token: String? = nil) throws -> ControlClient.Reply {
-            try ControlClient.request(host: "127.0.0.1", port: h.controlPort, method: method, path: path,
-                                      headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+        /// Issue test 7: every control endpoint, a wrong token, malformed requests.
+        @Test(.timeLimit(.minutes(3))) func controlPortEndpointsTokensAndMalformedRequests() throws {
+            let h = try JobHarness()
+            defer { h.stop() }
+            let c = try h.coordinator(["--steps", "400", "--checkpoint-every", "0"])
+            let w = try h.worker("w0")
+            try c.waitFor("2 committed steps", timeout: 60) { c.committedSteps($0).count >= 2 }
+            func call(_ method: String, _ path: String, token: String? = nil) throws -> ControlClient.Reply {
+                try ControlClient.request(host: "127.0.0.1", port: h.controlPort, method: method, path: path,
+                                          headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+            }
+            // GET /status and /metrics.
+            let s = try h.status()
+            #expect(s.state == "training" && s.globalBatch == 8 && s.workers.count == 1 && s.workers[0].rank == 0)
+            #expect(s.step >= 2 && s.totalSteps == 400 && s.losses != nil && s.lr > 0 && s.job.hasPrefix("mugs-"))
+            let m = try call("GET", "/metrics")
+            #expect(m.status == 200 && m.text.contains("mugs_step ") && m.text.contains("mugs_loss{granularity=\"total\"}"))
+            // Mutating calls need the token.
+            #expect(try call("POST", "/pause").status == 401)
+            #expect(try call("POST", "/pause", token: "wrong").status == 403)
+            #expect(try call("GET", "/pause", token: h.token).status == 405)
+            #expect(try call("GET", "/nothing").status == 404)
+            #expect(try call("POST", "/status").status == 405)
+            // Malformed bytes get a 4xx and the server keeps serving.
+            for junk in ["GARBAGE\r\n\r\n", "GET /status HTTP/9.9\r\n\r\n", "GET\r\n\r\n",
+                         "POST /pause HTTP/1.1\r\nContent-Length: -5\r\n\r\n"] {
+                let reply = String(decoding: try ControlClient.exchange(host: "127.0.0.1", port: h.controlPort,
+                                                                         bytes: Array(junk.utf8)), as: UTF8.self)
+                let ok = reply.hasPrefix("HTTP/1.1 4") || (junk.contains("9.9") && reply.hasPrefix("HTTP/1.1 505"))
+                #expect(ok, "\(junk.debugDescription) → \(reply.prefix(60))")
+            }
+            // pause → paused, resume → training, checkpoint → written, stop → finished with a final checkpoint.
+            #expect(try call("POST", "/pause", token: h.token).status == 202)
+            try c.waitFor("paused", timeout: 20) { $0.contains { $0["event"] as? String == "pause" } }
+            let pausedAt = try h.status()
+            #expect(pausedAt.state == "paused")
+            #expect(try call("POST", "/checkpoint", token: h.token).status == 202)
+            try c.waitFor("the checkpoint", timeout: 20) { e in
+                e.contains { ($0["message"] as? String)?.hasPrefix("checkpoint written") == true }
+            }
+            #expect(try h.status().step == pausedAt.step, "no step while paused")
+            #expect(try call("POST", "/resume", token: h.token).status == 202)
+            try c.waitFor("a step after resuming", timeout: 30) { $0.compactMap { $0["step"] as? Int }.max() ?? 0 > pausedAt.step }
+            #expect(try call("POST", "/stop", token: h.token).status == 202)
+            #expect(c.waitForExit(timeout: 30) == 0, "\(c.log)")
+            #expect(w.waitForExit(timeout: 20) == 0, "the worker exits cleanly when the job stops:\n\(w.log)")
+            #expect(try Checkpoint.readInfo(h.checkpointDir).step > pausedAt.step)
         }
-        // GET /status and /metrics.
-        let s = try h.status()
-        #expect(s.state == "training" && s.globalBatch == 8 && s.workers.count == 1 && s.workers[0].rank == 0)
-        #expect(s.step >= 2 && s.totalSteps == 400 && s.losses != nil && s.lr > 0 && s.job.hasPrefix("mugs-"))
-        let m = try call("GET", "/metrics")
-        #expect(m.status == 200 && m.text.contains("mugs_step ") && m.text.contains("mugs_loss{granularity=\"total\"}"))
-        // Mutating calls need the token.
-        #expect(try call("POST", "/pause").status == 401)
-        #expect(try call("POST", "/pause", token: "wrong").status == 403)
-        #expect(try call("GET", "/pause", token: h.token).status == 405)
-        #expect(try call("GET", "/nothing").status == 404)
-        #expect(try call("POST", "/status").status == 405)
-        // Malformed bytes get a 4xx and the server keeps serving.
-        for junk in ["GARBAGE\r\n\r\n", "GET /status HTTP/9.9\r\n\r\n", "GET\r\n\r\n",
-                     "POST /pause HTTP/1.1\r\nContent-Length: -5\r\n\r\n"] {
-            let reply = String(decoding: try ControlClient.exchange(host: "127.0.0.1", port: h.controlPort,
-                                                                     bytes: Array(junk.utf8)), as: UTF8.self)
-            let ok = reply.hasPrefix("HTTP/1.1 4") || (junk.contains("9.9") && reply.hasPrefix("HTTP/1.1 505"))
-            #expect(ok, "\(junk.debugDescription) → \(reply.prefix(60))")
-        }
-        // pause → paused, resume → training, checkpoint → written, stop → finished with a final checkpoint.
-        #expect(try call("POST", "/pause", token: h.token).status == 202)
-        try c.waitFor("paused", timeout: 20) { $0.contains { $0["event"] as? String == "pause" } }
-        let pausedAt = try h.status()
-        #expect(pausedAt.state == "paused")
-        #expect(try call("POST", "/checkpoint", token: h.token).status == 202)
-        try c.waitFor("the checkpoint", timeout: 20) { e in
-            e.contains { ($0["message"] as? String)?.hasPrefix("checkpoint written") == true }
-        }
-        #expect(try h.status().step == pausedAt.step, "no step while paused")
-        #expect(try call("POST", "/resume", token: h.token).status == 202)
-        try c.waitFor("a step after resuming", timeout: 30) { $0.compactMap { $0["step"] as? Int }.max() ?? 0 > pausedAt.step }
-        #expect(try call("POST", "/stop", token: h.token).status == 202)
-        #expect(c.waitForExit(timeout: 30) == 0, "\(c.log)")
-        #expect(w.waitForExit(timeout: 20) == 0, "the worker exits cleanly when the job stops:\n\(w.log)")
-        #expect(try Checkpoint.readInfo(h.checkpointDir).step > pausedAt.step)
     }
 }

@@ -2,128 +2,156 @@ import Foundation
 import MugsModel
 import Testing
 
-/// Multi-process tests of the distributed job on loopback: real `mugs-coordinator` and `mugs-worker` binaries, a tiny
-/// model, a synthetic 96-image dataset. Every wait is bounded; every process is SIGKILLed at the end.
-@Suite(.serialized) struct JobTrainingTests {
-    /// Loss tolerance between 1 and 2 workers: only the summation order of the gradient all-reduce differs.
-    static let lossTolerance = 1e-4
-    /// Largest parameter difference after a few steps from the same start (relative to max(1, |w|)).
-    static let weightTolerance: Float = 1e-4
+extension JobTests {
+    /// Multi-process tests of the distributed job on loopback: real `mugs-coordinator` and `mugs-worker` binaries, a tiny
+    /// model, a synthetic 96-image dataset. Every wait is bounded; every process is SIGKILLed at the end.
+    @Suite struct JobTrainingTests {
+        /// Loss tolerance between 1 and 2 workers: only the summation order of the gradient all-reduce differs.
+        static let lossTolerance = 1e-4
+        /// Largest parameter difference after a few steps from the same start (relative to max(1, |w|)).
+        static let weightTolerance: Float = 1e-4
 
-    func losses(_ e: [[String: Any]]) -> [Int: Double] {
-        var out: [Int: Double] = [:]
-        for s in e where s["event"] as? String == "step" { out[s["step"] as! Int] = s["loss_total"] as? Double }
-        return out
-    }
+        func losses(_ e: [[String: Any]]) -> [Int: Double] {
+            var out: [Int: Double] = [:]
+            for s in e where s["event"] as? String == "step" { out[s["step"] as! Int] = s["loss_total"] as? Double }
+            return out
+        }
 
-    /// Issue tests 1 and 2: 1 worker and 2 workers from the same state and data follow the same trajectory, and after
-    /// every step every worker's state hash equals the coordinator's.
-    @Test(.timeLimit(.minutes(3))) func oneAndTwoWorkersAgreeAndHashesMatchEveryStep() throws {
-        let steps = 5
-        var runs: [(losses: [Int: Double], params: [String: [Float]])] = []
-        for workers in [1, 2] {
-            let h = try JobHarness()
-            defer { h.stop() }
-            let c = try h.coordinator(["--steps", "\(steps)", "--hash-every", "1", "--min-workers", "\(workers)"])
-            let ws = try (0 ..< workers).map { try h.worker("w\($0)") }
-            #expect(c.waitForExit(timeout: 120) == 0, "\(c.log)")
-            for w in ws { #expect(w.waitForExit(timeout: 20) == 0, "\(w.log)") }
-            let e = c.events
-            #expect(Set(c.committedSteps(e)) == Set(0 ..< steps))
-            #expect(e.filter { $0["event"] as? String == "generation" }.count == 1, "one generation: \(c.log)")
-            // Every step: each worker's hash after it == the coordinator's.
-            var coordHash: [Int: String] = [:]
-            for s in c.events("step") { coordHash[s["step"] as! Int] = s["state_hash"] as? String }
-            for w in ws {
-                let applied = w.events("applied")
-                #expect(applied.count == steps, "\(w.name) applied \(applied.count) steps")
-                for a in applied {
-                    let step = a["step"] as! Int
-                    #expect(a["state_hash"] as? String == coordHash[step] && coordHash[step] != nil,
-                            "\(w.name) step \(step): \(a["state_hash"] ?? "-") vs coordinator \(coordHash[step] ?? "-")")
+        /// Issue tests 1 and 2: 1 worker and 2 workers from the same state and data follow the same trajectory, and after
+        /// every step every worker's state hash equals the coordinator's.
+        @Test(.timeLimit(.minutes(3))) func oneAndTwoWorkersAgreeAndHashesMatchEveryStep() throws {
+            let steps = 5
+            var runs: [(losses: [Int: Double], params: [String: [Float]])] = []
+            for workers in [1, 2] {
+                let h = try JobHarness()
+                defer { h.stop() }
+                let c = try h.coordinator(["--steps", "\(steps)", "--hash-every", "1", "--min-workers", "\(workers)"])
+                let ws = try (0 ..< workers).map { try h.worker("w\($0)") }
+                #expect(c.waitForExit(timeout: 120) == 0, "\(c.log)")
+                for w in ws { #expect(w.waitForExit(timeout: 20) == 0, "\(w.log)") }
+                let e = c.events
+                #expect(Set(c.committedSteps(e)) == Set(0 ..< steps))
+                #expect(e.filter { $0["event"] as? String == "generation" }.count == 1, "one generation: \(c.log)")
+                // Every step: each worker's hash after it == the coordinator's.
+                var coordHash: [Int: String] = [:]
+                for s in c.events("step") { coordHash[s["step"] as! Int] = s["state_hash"] as? String }
+                for w in ws {
+                    let applied = w.events("applied")
+                    #expect(applied.count == steps, "\(w.name) applied \(applied.count) steps")
+                    for a in applied {
+                        let step = a["step"] as! Int
+                        #expect(a["state_hash"] as? String == coordHash[step] && coordHash[step] != nil,
+                                "\(w.name) step \(step): \(a["state_hash"] ?? "-") vs coordinator \(coordHash[step] ?? "-")")
+                    }
+                }
+                runs.append((losses(e), try JobHarness.studentParameters(h.checkpointDir)))
+            }
+            for s in 0 ..< steps {
+                let a = runs[0].losses[s] ?? .nan, b = runs[1].losses[s] ?? .nan
+                #expect(abs(a - b) <= Self.lossTolerance * max(1, abs(a)), "step \(s) loss 1 worker \(a), 2 workers \(b)")
+            }
+            var worst: Float = 0, worstName = ""
+            for (name, w1) in runs[0].params {
+                guard let w2 = runs[1].params[name], w2.count == w1.count else {
+                    Issue.record("\(name) missing or mis-shaped in the 2-worker checkpoint")
+                    continue
+                }
+                for i in 0 ..< w1.count {
+                    let d = abs(w1[i] - w2[i]) / max(1, abs(w1[i]))
+                    if d > worst { worst = d; worstName = name }
                 }
             }
-            runs.append((losses(e), try JobHarness.studentParameters(h.checkpointDir)))
+            print("1 vs 2 workers after \(steps) steps: worst relative weight difference \(worst) (\(worstName))")
+            #expect(worst <= Self.weightTolerance, "worst \(worst) in \(worstName)")
+            #expect(runs[0].params.count > 10)
         }
-        for s in 0 ..< steps {
-            let a = runs[0].losses[s] ?? .nan, b = runs[1].losses[s] ?? .nan
-            #expect(abs(a - b) <= Self.lossTolerance * max(1, abs(a)), "step \(s) loss 1 worker \(a), 2 workers \(b)")
-        }
-        var worst: Float = 0, worstName = ""
-        for (name, w1) in runs[0].params {
-            guard let w2 = runs[1].params[name], w2.count == w1.count else {
-                Issue.record("\(name) missing or mis-shaped in the 2-worker checkpoint")
-                continue
-            }
-            for i in 0 ..< w1.count {
-                let d = abs(w1[i] - w2[i]) / max(1, abs(w1[i]))
-                if d > worst { worst = d; worstName = name }
-            }
-        }
-        print("1 vs 2 workers after \(steps) steps: worst relative weight difference \(worst) (\(worstName))")
-        #expect(worst <= Self.weightTolerance, "worst \(worst) in \(worstName)")
-        #expect(runs[0].params.count > 10)
-    }
 
-    /// Issue test 3: SIGKILL a worker mid-step. The job continues with the other within the detection bound, and every
-    /// sample of the epoch is in exactly one committed step.
-    @Test(.timeLimit(.minutes(3))) func killedWorkerIsReplacedAndNoSampleIsLostOrRepeated() throws {
-        let h = try JobHarness()
-        defer { h.stop() }
-        let steps = 12 // one epoch of 96 images, batch 8
-        let c = try h.coordinator(["--steps", "\(steps)", "--log-samples", "--min-workers", "1"])
-        let w0 = try h.worker("w0"), w1 = try h.worker("w1")
-        try c.waitFor("a 2-worker generation with 3 committed steps", timeout: 60) { e in
-            e.contains { $0["event"] as? String == "generation" && $0["world"] as? Int == 2 }
-                && c.committedSteps(e).count >= 3
+        /// Issue test 3: SIGKILL a worker mid-step. The job continues with the other within the detection bound, and every
+        /// sample of the epoch is in exactly one committed step.
+        @Test(.timeLimit(.minutes(3))) func killedWorkerIsReplacedAndNoSampleIsLostOrRepeated() throws {
+            let h = try JobHarness(images: 800)
+            defer { h.stop() }
+            let steps = 100 // one epoch of 800 images, batch 8
+            let c = try h.coordinator(["--steps", "\(steps)", "--log-samples", "--min-workers", "1"])
+            let w0 = try h.worker("w0"), w1 = try h.worker("w1")
+            try c.waitFor("a 2-worker generation with 3 committed steps", timeout: 60) { e in
+                e.contains { $0["event"] as? String == "generation" && $0["world"] as? Int == 2 }
+                    && c.committedSteps(e).count >= 3
+            }
+            _ = w0
+            w1.signal(SIGKILL)
+            let killedAt = Date()
+            let before = c.committedSteps(c.events).count
+            try c.waitFor("a commit after the kill", timeout: 30) { c.committedSteps($0).count > before }
+            let recovery = Date().timeIntervalSince(killedAt)
+            print("worker SIGKILLed: next commit after \(recovery) s")
+            // Detection: heartbeat timeout 2 s or ring timeout 2 s, then a new generation (state already in place).
+            #expect(recovery < 15, "recovered in \(recovery) s")
+            #expect(c.waitForExit(timeout: 60) == 0, "\(c.log)")
+            let e = c.events
+            let committed = c.events("step")
+            #expect(committed.map { $0["step"] as! Int }.sorted() == Array(0 ..< steps), "each step committed once")
+            let samples = committed.flatMap { ($0["samples"] as? [Int]) ?? [] }
+            #expect(samples.count == steps * 8)
+            #expect(Set(samples).count == samples.count, "a sample is in two committed steps")
+            #expect(Set(samples) == Set(0 ..< 800), "the epoch's samples, each exactly once")
+            #expect(e.contains { $0["event"] as? String == "generation" && $0["world"] as? Int == 1 }, "re-formed ring of 1")
         }
-        _ = w0
-        w1.signal(SIGKILL)
-        let killedAt = Date()
-        let before = c.committedSteps(c.events).count
-        try c.waitFor("a commit after the kill", timeout: 30) { c.committedSteps($0).count > before }
-        let recovery = Date().timeIntervalSince(killedAt)
-        print("worker SIGKILLed: next commit after \(recovery) s")
-        // Detection: heartbeat timeout 2 s or ring timeout 2 s, then a new generation (state already in place).
-        #expect(recovery < 15, "recovered in \(recovery) s")
-        #expect(c.waitForExit(timeout: 60) == 0, "\(c.log)")
-        let e = c.events
-        let committed = c.events("step")
-        #expect(committed.map { $0["step"] as! Int }.sorted() == Array(0 ..< steps), "each step committed once")
-        let samples = committed.flatMap { ($0["samples"] as? [Int]) ?? [] }
-        #expect(samples.count == steps * 8)
-        #expect(Set(samples).count == samples.count, "a sample is in two committed steps")
-        #expect(Set(samples) == Set(0 ..< 96), "the epoch's samples, each exactly once")
-        #expect(e.contains { $0["event"] as? String == "generation" && $0["world"] as? Int == 1 }, "re-formed ring of 1")
-    }
 
-    /// Issue test 4: a worker joins mid-run and gets the state; a SIGSTOPped worker is detected and evicted.
-    @Test(.timeLimit(.minutes(3))) func lateJoinerGetsTheStateAndAStoppedWorkerIsEvicted() throws {
-        let h = try JobHarness()
-        defer { h.stop() }
-        let c = try h.coordinator(["--steps", "24", "--min-workers", "1", "--hash-every", "2"])
-        let w0 = try h.worker("w0")
-        try c.waitFor("3 steps with one worker", timeout: 60) { c.committedSteps($0).count >= 3 }
-        let w1 = try h.worker("w1")
-        try c.waitFor("a 2-worker generation", timeout: 60) { e in
-            e.contains { $0["event"] as? String == "generation" && $0["world"] as? Int == 2 }
+        /// Issue test 4: a worker joins mid-run and gets the state; a SIGSTOPped worker is detected and evicted.
+        @Test(.timeLimit(.minutes(3))) func lateJoinerGetsTheStateAndAStoppedWorkerIsEvicted() throws {
+            let h = try JobHarness()
+            defer { h.stop() }
+            let c = try h.coordinator(["--steps", "100000", "--min-workers", "1", "--hash-every", "2"])
+            let w0 = try h.worker("w0")
+            try c.waitFor("3 steps with one worker", timeout: 60) { c.committedSteps($0).count >= 3 }
+            let w1 = try h.worker("w1")
+            try c.waitFor("a 2-worker generation", timeout: 60) { e in
+                e.contains { $0["event"] as? String == "generation" && $0["world"] as? Int == 2 }
+            }
+            try w1.waitFor("the late joiner loading the state", timeout: 30) { e in
+                e.contains { ($0["message"] as? String)?.hasPrefix("loaded the state") == true }
+            }
+            try w1.waitFor("the late joiner applying steps", timeout: 30) { $0.contains { $0["event"] as? String == "applied" } }
+            let joinedStep = (w1.events("applied").first?["step"] as? Int) ?? -1
+            #expect(joinedStep >= 3, "the late joiner entered at a step boundary after the first steps")
+            w0.signal(SIGSTOP)
+            let stoppedAt = Date()
+            try c.waitFor("the stopped worker evicted", timeout: 20) { e in
+                e.contains { $0["event"] as? String == "evict" && ($0["message"] as? String)?.hasPrefix("w0") == true }
+            }
+            print("SIGSTOPped worker evicted after \(Date().timeIntervalSince(stoppedAt)) s")
+            let n = c.committedSteps(c.events).count
+            try c.waitFor("progress without the stopped worker", timeout: 30) { c.committedSteps($0).count >= n + 2 }
+            #expect(try h.control("stop") == 202)
+            #expect(c.waitForExit(timeout: 90) == 0, "\(c.log)")
+            #expect(!c.log.contains("differs"), "a state hash differed:\n\(c.log)")
+            w0.kill()
         }
-        try w1.waitFor("the late joiner loading the state", timeout: 30) { e in
-            e.contains { ($0["message"] as? String)?.hasPrefix("loaded the state") == true }
+
+        /// SIGTERM makes a worker leave cleanly (exit 0) without breaking the job; below --min-workers the job waits and
+        /// says so, and resumes when a worker joins.
+        @Test(.timeLimit(.minutes(3))) func terminatedWorkerLeavesAndTheJobWaitsBelowMinWorkers() throws {
+            let h = try JobHarness()
+            defer { h.stop() }
+            let c = try h.coordinator(["--steps", "100000", "--min-workers", "2"])
+            let w0 = try h.worker("w0"), w1 = try h.worker("w1")
+            try c.waitFor("2 committed steps", timeout: 60) { c.committedSteps($0).count >= 2 }
+            w1.signal(SIGTERM)
+            #expect(w1.waitForExit(timeout: 20) == 0, "SIGTERM is a clean exit:\n\(w1.log)")
+            try c.waitFor("the leave and the wait", timeout: 20) { e in
+                e.contains { $0["event"] as? String == "leave" }
+                    && e.contains { ($0["message"] as? String)?.hasPrefix("waiting: 1 live worker(s), --min-workers is 2") == true }
+            }
+            let stalled = c.committedSteps(c.events).count
+            #expect(try h.status().state == "waiting")
+            let w2 = try h.worker("w2")
+            try c.waitFor("progress with the new worker", timeout: 60) { c.committedSteps($0).count >= stalled + 3 }
+            #expect(try h.control("stop") == 202)
+            #expect(c.waitForExit(timeout: 90) == 0, "\(c.log)")
+            let committed = c.committedSteps(c.events)
+            #expect(Set(committed) == Set(0 ..< committed.count), "steps 0..<\(committed.count), each once")
+            #expect(w0.waitForExit(timeout: 20) == 0 && w2.waitForExit(timeout: 20) == 0)
         }
-        try w1.waitFor("the late joiner applying steps", timeout: 30) { $0.contains { $0["event"] as? String == "applied" } }
-        let joinedStep = (w1.events("applied").first?["step"] as? Int) ?? -1
-        #expect(joinedStep >= 3, "the late joiner entered at a step boundary after the first steps")
-        w0.signal(SIGSTOP)
-        let stoppedAt = Date()
-        try c.waitFor("the stopped worker evicted", timeout: 20) { e in
-            e.contains { $0["event"] as? String == "evict" && ($0["message"] as? String)?.hasPrefix("w0") == true }
-        }
-        print("SIGSTOPped worker evicted after \(Date().timeIntervalSince(stoppedAt)) s")
-        let n = c.committedSteps(c.events).count
-        try c.waitFor("progress without the stopped worker", timeout: 30) { c.committedSteps($0).count >= n + 2 }
-        #expect(c.waitForExit(timeout: 90) == 0, "\(c.log)")
-        #expect(!c.log.contains("differs"), "a state hash differed:\n\(c.log)")
-        w0.kill()
     }
 }

@@ -24,7 +24,7 @@ import Testing
             chunkFloats: 1 << 18)))),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 1, message: .job(.stateReceived)),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 1, message: .job(.stepApplied(
-            stateHash: 0xFEED_F00D, hashed: true, seconds: 0.25))),
+            stateHash: 0xFEED_F00D, hashed: true, seconds: 0.25, skippedFiles: 3))),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 2, message: .job(.sliceEntries(SliceEntries(
             count: 2, instanceDim: 1, localGroupDim: 1, memoryDim: 1, weak: [1, 0],
             floatBytes: [UInt8](repeating: 0x3F, count: 4 * 12))))),
