@@ -102,7 +102,9 @@ field() { grep -o "\"$1\":[0-9.e+-]*" <<<"$2" | head -1 | cut -d: -f2; }
 while kill -0 "$COORD" 2>/dev/null; do
     sleep 10
     s=$("$BIN/mugs" status --control "http://127.0.0.1:$CONTROL_PORT" --json 2>/dev/null) || continue
-    step=$(field step "$s"); total=$(field total_steps "$s"); loss=$(field total "$s")
+    # the top-level "step" is the last one (keys are sorted; last_checkpoint.step comes first)
+    step=$(grep -o '"step":[0-9]*' <<<"$s" | tail -1 | cut -d: -f2)
+    total=$(field total_steps "$s"); loss=$(field total "$s")
     ips=$(field images_per_second "$s"); eta=$(field eta_seconds "$s")
     workers=$(grep -o '"rank":' <<<"$s" | wc -l)
     printf '  %4ds  step %s/%s  loss %.4f  %.1f img/s  %d workers  ETA %.0f s\n' $((SECONDS - started)) \

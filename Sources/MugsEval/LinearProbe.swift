@@ -117,10 +117,10 @@ public final class LinearProbe {
             let row = r * K
             var mx = -Float.infinity
             for k in 0 ..< K { mx = max(mx, p[row + k]) }
+            let y = set.labels[rows[r]], zy = p[row + y] - mx
             var sum: Float = 0
             for k in 0 ..< K { p[row + k] = expf(p[row + k] - mx); sum += p[row + k] }
-            let y = set.labels[rows[r]]
-            loss -= Double(logf(p[row + y] / sum))
+            loss -= Double(zy) - log(Double(sum))            // −log softmax_y, stable for any logit range
             // dlogits = (softmax − onehot) / B
             for k in 0 ..< K { p[row + k] = (p[row + k] / sum - (k == y ? 1 : 0)) / Float(B) }
         }

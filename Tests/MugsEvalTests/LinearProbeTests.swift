@@ -94,3 +94,14 @@ import Testing
         return (loss(h) - loss(-h)) / (2 * h)
     }
 }
+
+extension LinearProbeTests {
+    /// The loss stays finite when the softmax of the true class underflows (weights ~0.01 × features 1e5: logits
+    /// about a thousand apart, exp of which is 0 in Float).
+    @Test func lossIsFiniteForLargeLogits() throws {
+        let set = try FeatureSet(features: [100_000, -100_000], labels: [1, 0], dim: 1)
+        let probe = LinearProbe(classes: 2, dim: 1, seed: 0)
+        let (loss, _, _) = probe.gradients(set, rows: [0, 1])
+        #expect(loss.isFinite)
+    }
+}

@@ -78,7 +78,7 @@ for w in w1 w2 w3; do
 done
 
 status() { ip netns exec "$TAG-co" "$BIN/mugs" status --control http://127.0.0.1:8750 --json 2>/dev/null; }
-step() { status | grep -o '"step":[0-9]*' | head -1 | cut -d: -f2; }
+step() { status | grep -o '"step":[0-9]*' | tail -1 | cut -d: -f2; }   # top level: last (sorted keys)
 workers() { status | grep -o '"rank":' | wc -l; }
 fail() {
     echo "FAIL: $*"
