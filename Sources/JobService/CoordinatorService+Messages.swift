@@ -87,6 +87,8 @@ extension CoordinatorService {
                 else { handle(machine.handle(.heard(id))) }
             } catch { refuse(routingID, "\(error)") }
         case let .ringFailed(peer, reason):
+            // The peer blamed may simply be dead: check its connection first, so the next ring is formed without it.
+            if peer >= 0, g == machine.generation, Int(peer) < machine.ring.count { probe(machine.ring[Int(peer)]) }
             handle(machine.handle(.ringFailed(id, generation: g, step: step, peer: peer >= 0 ? Int(peer) : nil,
                                               reason: reason)))
         case let .leave(reason):
@@ -134,9 +136,14 @@ extension CoordinatorService {
                               stepsPerEpoch: UInt64(plan.stepsPerEpoch), hashEvery: UInt32(settings.hashEvery),
                               heartbeatInterval: settings.heartbeatInterval, heartbeatTimeout: settings.heartbeatTimeout)
         send(.job(.welcome(welcome)), to: routingID)
-        let cache = j.cachedStep.map { Int(clamping: $0) } ?? -1
+        // A cache is reused only if it is bitwise this coordinator's state at the committed step: a restarted
+        // coordinator's timeline reaches the same step numbers with other rounding (e.g. another ring size).
+        var cache = j.cachedStep.map { Int(clamping: $0) } ?? -1
+        let reused = cache >= 0 && cache == state.step && j.cachedStateHash == state.stateHash()
         log.log("join", "\(j.workerID) joined from \(j.host) (data \(j.dataEndpoint), \(j.cores) threads, cache at step "
-                + "\(cache))", [("worker", .string(j.workerID)), ("cache_step", .int(cache))])
+                + "\(cache)\(cache < 0 ? "" : reused ? ", reused" : ", to be replaced"))",
+                [("worker", .string(j.workerID)), ("cache_step", .int(cache)), ("cache_reused", .bool(reused))])
+        if !reused { cache = -1 }
         handle(machine.handle(.joined(id, WorkerInfo(host: j.host, dataEndpoint: j.dataEndpoint, threads: Int(j.cores)),
                                       cacheStep: cache)))
     }

@@ -70,6 +70,7 @@ public final class CoordinatorService {
     var lastCheckpoint: StatusReport.Checkpoint?
     var lastHeartbeatSent = 0.0
     var refusalsLogged: [String: Double] = [:]
+    var lostPeers: Set<CoordinatorMachine.WorkerID> = []
     /// Unreadable images each worker (by name) reported skipping; the status shows the sum.
     var skippedByWorker: [String: Int] = [:]
     var finishedReason: String?
@@ -183,6 +184,7 @@ public final class CoordinatorService {
             poller.setEvents(0, read: true, write: !streams.isEmpty)
             _ = try? poller.poll(timeout: streams.isEmpty ? 0.1 : 0.02)
             receiveAll()
+            dropLostPeers()
             pumpStreams()
             let now = ProcessLifecycle.now()
             handle(machine.handle(.tick(now: now - startTime)))
@@ -208,9 +210,7 @@ public final class CoordinatorService {
         writer.waitIdle(timeout: 600)
         collectCheckpointResults()
         if state.step != lastCheckpointStep { checkpoint(reason: finishedReason ?? "exit", wait: true) }
-        if machine.phase == .finished {
-            for (_, p) in peers { send(.job(.finished(reason: finishedReason ?? "finished")), to: p.routingID) }
-        }
+        if machine.phase == .finished { tellWorkersTheJobIsOver() }
         publishStatus(final: true)
         log.log("exit", "\(jobName) exits at step \(state.step): \(finishedReason ?? "")",
                 [("step", .int(state.step))])
@@ -221,6 +221,27 @@ public final class CoordinatorService {
         context.terminate()
     }
 
+    /// Sends `finished` to every worker until each has acknowledged with `leave` (at most 3 s), so no worker is left
+    /// waiting for a coordinator that will not come back.
+    private func tellWorkersTheJobIsOver() {
+        var pending = Set(peers.values.map(\.routingID))
+        let deadline = ProcessLifecycle.now() + 3
+        var poller = ZMQPoller([router])
+        while !pending.isEmpty && ProcessLifecycle.now() < deadline {
+            for id in pending { send(.job(.finished(reason: finishedReason ?? "finished")), to: id) }
+            let until = ProcessLifecycle.now() + 0.3
+            while !pending.isEmpty && ProcessLifecycle.now() < until {
+                _ = try? poller.poll(timeout: 0.05)
+                while let r = try? JobChannel.receive(on: router, scratch: scratch, hasRoutingID: true) {
+                    if case let .success(env) = r.envelope, case .job(.leave) = env.message { pending.remove(r.routingID) }
+                }
+            }
+        }
+        if !pending.isEmpty {
+            log.log("exit", "\(pending.count) worker(s) did not acknowledge the end of the job")
+        }
+    }
+
     // MARK: sending
 
     func envelope(_ m: Message, generation g: Int, step: Int) -> Envelope {
@@ -228,14 +249,40 @@ public final class CoordinatorService {
     }
 
     /// Sends to a peer; a peer that vanished is left to the heartbeat timeout.
-    func send(_ m: Message, to routingID: [UInt8], generation g: Int? = nil, step: Int? = nil) {
-        _ = try? JobChannel.send(envelope(m, generation: g ?? machine.generation, step: step ?? state.step),
-                                 on: router, to: routingID)
+    /// Sends to a peer. A peer whose connection is gone (ROUTER_MANDATORY: EHOSTUNREACH — a killed process's TCP
+    /// connection closes at once) is reported lost, so it leaves now instead of after the heartbeat timeout.
+    @discardableResult
+    func send(_ m: Message, to routingID: [UInt8], generation g: Int? = nil, step: Int? = nil) -> Bool {
+        do {
+            return try JobChannel.send(envelope(m, generation: g ?? machine.generation, step: step ?? state.step),
+                                       on: router, to: routingID)
+        } catch {
+            if case let .zmq(_, errno, _) = error, errno == EHOSTUNREACH, let id = idsByRouting[routingID] {
+                lostPeers.insert(id)
+            }
+            return false
+        }
+    }
+
+    /// Feeds `.left` for peers found unreachable while sending (outside the action loop that found them).
+    func dropLostPeers() {
+        while let id = lostPeers.popFirst() {
+            guard peers[id] != nil else { continue }
+            log.log("leave", "\(peers[id]!.name): connection lost")
+            handle(machine.handle(.left(id, reason: "connection lost")))
+            forget(id)
+        }
     }
 
     func send(_ m: Message, to id: CoordinatorMachine.WorkerID, generation g: Int? = nil, step: Int? = nil) {
         guard let p = peers[id] else { return }
         send(m, to: p.routingID, generation: g, step: step)
+    }
+
+    /// Whether a peer's connection is still there (a heartbeat sent with ROUTER_MANDATORY).
+    func probe(_ id: CoordinatorMachine.WorkerID) {
+        send(.heartbeat(Heartbeat(workerID: "coordinator", cachedStep: UInt64(state.step), imagesPerSecond: 0)), to: id)
+        dropLostPeers()
     }
 
     private func sendHeartbeats(_ now: Double) {

@@ -12,9 +12,15 @@ final class WorkerLink {
         private let lock = NSLock()
         private var _cacheStep: Int = -1
         private var _imagesPerSecond = 0.0
+        private var _cacheHash: UInt64?
+        /// The hash of the cache at `cacheStep`, when the compute thread has computed it (nil: unknown).
+        var cacheHash: UInt64? {
+            get { lock.lock(); defer { lock.unlock() }; return _cacheHash }
+            set { lock.lock(); _cacheHash = newValue; lock.unlock() }
+        }
         var cacheStep: Int {
             get { lock.lock(); defer { lock.unlock() }; return _cacheStep }
-            set { lock.lock(); _cacheStep = newValue; lock.unlock() }
+            set { lock.lock(); _cacheStep = newValue; _cacheHash = nil; lock.unlock() }
         }
         var imagesPerSecond: Double {
             get { lock.lock(); defer { lock.unlock() }; return _imagesPerSecond }
@@ -110,7 +116,7 @@ final class WorkerLink {
                         + "(step %d) and trying to rejoin", now - lastHeardCoordinator, shared.cacheStep))
                 inbox.push(.coordinatorLost)
                 backoff = 0.5
-                nextJoinAttempt = now
+                nextJoinAttempt = now + 0.2 // let the compute thread publish its cache's hash first
             }
             if !joined && now >= nextJoinAttempt {
                 sendJoin()
@@ -141,9 +147,10 @@ final class WorkerLink {
     }
 
     private func sendJoin() {
-        let c = shared.cacheStep
+        let c = shared.cacheStep, h = shared.cacheHash
         send(.join(Join(workerID: settings.workerID, host: settings.host, dataEndpoint: settings.dataEndpoint,
-                        cores: UInt32(settings.threads), cachedStep: c >= 0 ? UInt64(c) : nil, token: settings.token)))
+                        cores: UInt32(settings.threads), cachedStep: c >= 0 ? UInt64(c) : nil, token: settings.token,
+                        cachedStateHash: c >= 0 ? h : nil)))
     }
 
     private func drainCoordinator(_ now: Double) {

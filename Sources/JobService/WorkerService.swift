@@ -103,7 +103,7 @@ public final class WorkerService {
         case .coordinatorLost:
             dropGeneration()
             receiver.reset()
-            if cacheStep < 0 { cacheStep = -1 }
+            publishCacheHash()
         case .message(let env):
             handle(env)
         }
@@ -123,11 +123,13 @@ public final class WorkerService {
             log.log("evicted", "the coordinator dropped this worker: \(reason); joining again (cache at step \(cacheStep))")
             dropGeneration()
             receiver.reset()
+            publishCacheHash()
         case let .job(.refused(reason)):
             log.log("refused", "the coordinator refuses this worker: \(reason)")
             exitCode = 1
         case let .job(.finished(reason)):
             log.log("finished", "the job is over: \(reason)")
+            send(.job(.leave(reason: "the job is over")), generation: g, step: step)
             exitCode = 0
         case let .job(.generation(r, eps, first)):
             startGeneration(g, rank: Int(r), endpoints: eps, firstStep: Int(first))
@@ -222,6 +224,11 @@ public final class WorkerService {
         }
         log.log("generation", "generation \(g): rank \(r) of \(eps.count), from step \(firstStep)"
                 + (cacheStep == firstStep ? "" : " (waiting for the state; cache at \(cacheStep))"))
+    }
+
+    /// Lets the next join offer the cache: its hash proves it is the coordinator's state at that step.
+    private func publishCacheHash() {
+        if cacheStep >= 0, let j = job { shared.cacheHash = j.state.stateHash() }
     }
 
     /// Forgets the current generation: ring, loader, plans (the cache stays).

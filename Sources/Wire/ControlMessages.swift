@@ -14,10 +14,14 @@ public struct Join: Sendable, Equatable {
     public var cachedStep: UInt64?
     /// The job token (the coordinator refuses a join without the right one).
     public var token: String
+    /// `TrainState.stateHash()` of the cache at `cachedStep`, when known: a cache is reused only if it is bitwise the
+    /// coordinator's state at that step (another coordinator's timeline may reach the same step with other bits).
+    public var cachedStateHash: UInt64?
 
     public init(workerID: String, host: String, dataEndpoint: String, cores: UInt32, cachedStep: UInt64?,
-                token: String = "") {
+                token: String = "", cachedStateHash: UInt64? = nil) {
         self.token = token
+        self.cachedStateHash = cachedStateHash
         self.workerID = workerID
         self.host = host
         self.dataEndpoint = dataEndpoint

@@ -14,6 +14,7 @@ extension Envelope {
             w.string(m.workerID); w.string(m.host); w.string(m.dataEndpoint); w.u32(m.cores)
             Self.writeOptional(&w, m.cachedStep)
             w.string(m.token)
+            Self.writeOptional(&w, m.cachedStateHash)
             body = w.bytes
         case let .heartbeat(m):
             var w = ByteWriter()
@@ -143,7 +144,8 @@ extension Envelope {
             case .join:
                 m = .join(Join(workerID: try r.string("join.workerID"), host: try r.string("join.host"),
                                dataEndpoint: try r.string("join.dataEndpoint"), cores: try r.u32("join.cores"),
-                               cachedStep: try readOptional(&r, "join.cachedStep"), token: try r.string("join.token")))
+                               cachedStep: try readOptional(&r, "join.cachedStep"), token: try r.string("join.token"),
+                               cachedStateHash: try readOptional(&r, "join.cachedStateHash")))
             case .heartbeat:
                 m = .heartbeat(Heartbeat(workerID: try r.string("heartbeat.workerID"),
                                          cachedStep: try readOptional(&r, "heartbeat.cachedStep"),

@@ -30,8 +30,8 @@ extension JobTests {
             #expect(s["resumed"] as? Bool == true && s["step"] as? Int == saved, "\(s)")
             #expect(c2.waitForExit(timeout: 120) == 0, "\(c2.log)")
             // The same worker processes finished the job.
-            #expect(w0.waitForExit(timeout: 20) == 0, "\(w0.log)")
-            #expect(w1.waitForExit(timeout: 20) == 0, "\(w1.log)")
+            #expect(w0.waitForExit(timeout: 20) == 0, "\(w0.log)\n\(c2.lines.suffix(8).joined(separator: "\n"))")
+            #expect(w1.waitForExit(timeout: 20) == 0, "\(w1.log)\n\(c2.lines.suffix(8).joined(separator: "\n"))")
             let joins = c2.events("join").count
             #expect(joins == 2, "both workers rejoined the restarted coordinator (\(joins) joins)")
             #expect(Set(c2.committedSteps(c2.events)) == Set(saved ..< steps))
