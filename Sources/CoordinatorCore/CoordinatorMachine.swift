@@ -73,6 +73,12 @@ public struct CoordinatorMachine: Sendable {
     private var lastFailedPeer: (generation: Int, peer: WorkerID)?
     /// Members of the current generation the committed state is being streamed to.
     private var stateSent: Set<WorkerID> = []
+    /// Members of the current generation that were in the ring which committed the last steps and whose caches were
+    /// behind at the regroup: they are probably still applying those steps (the coordinator commits as soon as every
+    /// chunk is in, before the workers report), so their state is sent only if their next report is not at `committed`.
+    private var awaitingReport: Set<WorkerID> = []
+    /// The ring of the generation that ended last.
+    private var previousRing: Set<WorkerID> = []
 
     /// - Parameter lastGeneration: the highest generation a previous coordinator of this job used (from its
     ///   checkpoint), so a restarted coordinator's generations are new to every worker.
@@ -124,6 +130,11 @@ public struct CoordinatorMachine: Sendable {
             guard workers[id] != nil else { break }
             heard(id)
             workers[id]!.cacheStep = step
+            awaitingReport.remove(id)
+            if phase == .syncing, ring.contains(id), step != committed, !stateSent.contains(id) {
+                stateSent.insert(id)
+                out.append(.sendState(to: id, step: committed))
+            }
             if phase == .syncing { startIfSynced(&out) }
 
         case .stepApplied(let id, let g, let step, let hash):
@@ -134,10 +145,13 @@ public struct CoordinatorMachine: Sendable {
             workers[id]!.cacheStep = step + 1
             // A member that finished a step of an older generation after the new one was formed is no longer at the
             // committed step: stream it the state (the generation cannot start before it has it).
-            if phase == .syncing, ring.contains(id), step + 1 != committed, !stateSent.contains(id) {
+            let mayCatchUp = awaitingReport.contains(id) && step + 1 < committed
+            if phase == .syncing, ring.contains(id), step + 1 != committed, !stateSent.contains(id), !mayCatchUp {
                 stateSent.insert(id)
                 out.append(.sendState(to: id, step: committed))
             }
+            if step + 1 >= committed { awaitingReport.remove(id) }
+            if phase == .syncing { startIfSynced(&out) }
             guard g == generation, ring.contains(id) else { break }
             if settings.hashCheckEvery > 0 && (step + 1) % settings.hashCheckEvery == 0 {
                 workerHashes[step + 1, default: [:]][id] = hash
@@ -226,6 +240,7 @@ public struct CoordinatorMachine: Sendable {
     /// Ends the current generation: in-flight steps are dropped, members are told to abort.
     private mutating func endGeneration(reason: String, _ out: inout [CoordinatorAction]) {
         if !ring.isEmpty { out.append(.abortGeneration(generation: generation, reason: reason)) }
+        if !ring.isEmpty { previousRing = Set(ring) }
         ring = []
         // A commit already under way completes (the coordinator holds every segment); later steps are redone.
         planned = committing.map { $0 + 1 } ?? committed
@@ -243,7 +258,10 @@ public struct CoordinatorMachine: Sendable {
     private mutating func regroup(_ out: inout [CoordinatorAction]) {
         regroupPending = false
         guard !stopRequested else { phase = .finished; out.append(.finish(reason: "stop requested")); return }
-        if !ring.isEmpty { out.append(.abortGeneration(generation: generation, reason: "ring re-formed")) }
+        if !ring.isEmpty {
+            out.append(.abortGeneration(generation: generation, reason: "ring re-formed"))
+            previousRing = Set(ring)
+        }
         // Ranks follow join order, so a re-formed ring keeps the survivors' relative order.
         let members = workers.values.sorted { $0.joinOrder < $1.joinOrder }.prefix(settings.maxWorkers).map(\.id)
         ring = []
@@ -260,9 +278,15 @@ public struct CoordinatorMachine: Sendable {
         ring = Array(members)
         out.append(.startGeneration(generation: generation, ring: ring, firstStep: committed))
         stateSent = []
+        awaitingReport = []
         for id in ring where workers[id]!.cacheStep != committed {
-            stateSent.insert(id)
-            out.append(.sendState(to: id, step: committed))
+            let cache = workers[id]!.cacheStep
+            if cache >= 0 && cache < committed && previousRing.contains(id) {
+                awaitingReport.insert(id)
+            } else {
+                stateSent.insert(id)
+                out.append(.sendState(to: id, step: committed))
+            }
         }
         phase = .syncing
         startIfSynced(&out)

@@ -74,7 +74,7 @@ extension CoordinatorService {
                         routingID: [UInt8]) {
         switch m {
         case .stateReceived:
-            log.log("state", "\(peers[id]?.name ?? "?") loaded the state at step \(step)")
+            log.log("state", "\(peers[id]?.name ?? "?") has the state at step \(step)")
             handle(machine.handle(.stateReceived(id, step: step)))
         case let .stepApplied(hash, hashed, _, skipped):
             peers[id]?.skippedFiles = Int(skipped)

@@ -222,6 +222,9 @@ public final class WorkerService {
             dropGeneration()
             return
         }
+        // Tell the coordinator where the cache is when it is not at the first step (it may have expected this worker to
+        // still be applying a step; if the cache is behind or ahead it sends the state).
+        if cacheStep >= 0 && cacheStep != firstStep { send(.job(.stateReceived), generation: g, step: cacheStep) }
         log.log("generation", "generation \(g): rank \(r) of \(eps.count), from step \(firstStep)"
                 + (cacheStep == firstStep ? "" : " (waiting for the state; cache at \(cacheStep))"))
     }

@@ -37,4 +37,45 @@ import Testing
                     == [.startGeneration(generation: 18, ring: [9], firstStep: 4), .sendState(to: 9, step: 4)])
         #expect(acts(&m, .chunkReceived(9, generation: 17, step: 4, segment: 0)) == [], "the old coordinator's generation")
     }
+
+    @Test func membersStillApplyingTheLastCommittedStepAreNotResent() {
+        var m = M(settings: .init(minWorkers: 1, lookahead: 2, totalSteps: 100), committedStep: 0)
+        _ = acts(&m, .joined(1, Self.info(1), cacheStep: 0))
+        #expect(m.phase == .running && m.generation == 1)
+        // Steps 0 and 1 commit as soon as the chunk is in; worker 1 has reported applying step 0 only.
+        _ = acts(&m, .stepApplied(1, generation: 1, step: 0, stateHash: 0))
+        _ = acts(&m, .chunkReceived(1, generation: 1, step: 0, segment: 0))
+        _ = acts(&m, .committed(step: 0, stateHash: 0))
+        _ = acts(&m, .joined(2, Self.info(2), cacheStep: -1)) // drains: steps 1 and 2 are in flight
+        _ = acts(&m, .chunkReceived(1, generation: 1, step: 1, segment: 0))
+        _ = acts(&m, .committed(step: 1, stateHash: 0))
+        _ = acts(&m, .chunkReceived(1, generation: 1, step: 2, segment: 0))
+        // The last commit regroups; worker 1's cache is at 1 (it reported step 0) but it is still applying 1 and 2.
+        #expect(acts(&m, .committed(step: 2, stateHash: 0))
+                    == [.abortGeneration(generation: 1, reason: "ring re-formed"),
+                        .startGeneration(generation: 2, ring: [1, 2], firstStep: 3), .sendState(to: 2, step: 3)])
+        #expect(acts(&m, .stepApplied(1, generation: 1, step: 1, stateHash: 0)) == [], "2 is still coming")
+        #expect(acts(&m, .stateReceived(2, step: 3)) == [])
+        #expect(acts(&m, .stepApplied(1, generation: 1, step: 2, stateHash: 0))
+                    == [.sendPlan(to: 1, generation: 2, step: 3, rank: 0, worldSize: 2),
+                        .sendPlan(to: 2, generation: 2, step: 3, rank: 1, worldSize: 2),
+                        .sendPlan(to: 1, generation: 2, step: 4, rank: 0, worldSize: 2),
+                        .sendPlan(to: 2, generation: 2, step: 4, rank: 1, worldSize: 2)])
+    }
+
+    @Test func aMemberWhoseApplyFailedReportsItsCacheAndGetsTheState() {
+        var m = M(settings: .init(minWorkers: 1, totalSteps: 100), committedStep: 0)
+        _ = acts(&m, .joined(1, Self.info(1), cacheStep: 0))
+        _ = acts(&m, .chunkReceived(1, generation: 1, step: 0, segment: 0))
+        _ = acts(&m, .committed(step: 0, stateHash: 0))
+        _ = acts(&m, .joined(2, Self.info(2), cacheStep: -1))
+        _ = acts(&m, .chunkReceived(1, generation: 1, step: 1, segment: 0))
+        _ = acts(&m, .committed(step: 1, stateHash: 0))
+        _ = acts(&m, .chunkReceived(1, generation: 1, step: 2, segment: 0))
+        let regroup = acts(&m, .committed(step: 2, stateHash: 0))
+        #expect(regroup.contains(.startGeneration(generation: 2, ring: [1, 2], firstStep: 3)))
+        #expect(!regroup.contains(.sendState(to: 1, step: 3)), "worker 1 may still be applying")
+        // Worker 1 never applied steps 0...2 (its all-gather failed): on the new generation it reports cache 0.
+        #expect(acts(&m, .stateReceived(1, step: 0)) == [.sendState(to: 1, step: 3)])
+    }
 }
