@@ -62,11 +62,12 @@ func openDataset(_ spec: String, option: String) throws -> ImageDataset {
 }
 
 /// Progress on stderr: one line redrawn every second on a terminal, a line every 15 s otherwise (logs); nothing
-/// when quiet.
+/// when quiet. The rate counts from the first report of a phase (the first batch's own time is not known).
 final class ProgressLine {
     let quiet: Bool
     let terminal = isatty(2) != 0
     var started = Date()
+    var startDone = 0
     var last = Date.distantPast
     var current = ""
 
@@ -74,12 +75,15 @@ final class ProgressLine {
 
     func update(_ what: String, _ done: Int, _ total: Int) {
         guard !quiet else { return }
-        if what != current { current = what; started = Date(); last = .distantPast }
         let now = Date()
+        if what != current { current = what; started = now; startDone = done; last = .distantPast }
         guard done == total || now.timeIntervalSince(last) >= (terminal ? 1 : 15) else { return }
         last = now
-        let seconds = max(now.timeIntervalSince(started), 1e-9)
-        let line = String(format: "%@: %d/%d images (%.0f img/s)", what, done, total, Double(done) / seconds)
+        let seconds = now.timeIntervalSince(started)
+        var line = "\(what): \(done)/\(total) images"
+        if seconds >= 0.5 && done > startDone {
+            line += String(format: " (%.0f img/s)", Double(done - startDone) / seconds)
+        }
         let text = terminal ? "\r" + line + (done == total ? "\n" : "") : line + "\n"
         FileHandle.standardError.write(Data(text.utf8))
     }
