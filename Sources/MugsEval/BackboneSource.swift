@@ -128,15 +128,20 @@ public struct BackboneSource: Sendable {
         }
     }
 
-    /// The same architecture freshly initialised as training initialises it (`MugsNetwork.initialize`, the
-    /// checkpoint's seed or `seed`), for the random-network baseline.
+    /// The same architecture freshly initialised as training initialises it (`MugsNetwork.initialize` with the
+    /// checkpoint's seed, or `seed`): for a checkpoint, the very network its training started from (as
+    /// `JobState.initial` builds it) — the random-network baseline.
     public func makeRandomEmbedder(seed: UInt64? = nil) throws(EvalError) -> BackboneEmbedder {
         let reference = try makeEmbedder()
-        var config = MugsConfig()
-        config.arch = "custom"
-        config.embed_dim = architecture.embedDim; config.depth = architecture.depth
-        config.num_heads = architecture.heads; config.patch_size = architecture.patchSize
-        config.global_crop_size = reference.imageSize
+        // A checkpoint's own config gives exactly the network its step 0 had (the backbone is the first part of the
+        // layout, initialised tensor by tensor from the seed); for a bare file, a config with the same backbone.
+        var config = checkpoint?.config ?? MugsConfig()
+        if checkpoint == nil {
+            config.arch = "custom"
+            config.embed_dim = architecture.embedDim; config.depth = architecture.depth
+            config.num_heads = architecture.heads; config.patch_size = architecture.patchSize
+            config.global_crop_size = reference.imageSize
+        }
         do {
             let net = try MugsNetwork(config: config, student: true)
             let params = ParameterBuffer(layout: net.layout)

@@ -44,6 +44,12 @@ enum EvalFixtures {
         var config = MugsConfig()
         config.arch = "custom"; config.embed_dim = 48; config.depth = 3; config.num_heads = 3
         config.patch_size = 4; config.global_crop_size = 32; config.local_crop_size = 16
+        // Small heads, so that building the whole network (the random-init baseline does) stays cheap.
+        config.head_hidden_dim = 64; config.pred_hidden_dim = 64; config.instance_out_dim = 32
+        config.local_group_out_dim = 32; config.group_bottleneck_dim = 32; config.group_out_dim = 256
+        config.batch_size = 32; config.instance_queue_size = 256; config.local_group_queue_size = 256
+        config.local_group_memory_size = 256
+        try config.validate(source: "test checkpoint")
         let state: [String: Any] = ["schema_version": Checkpoint.schemaVersion, "step": 12, "epoch": 0,
                                     "steps_per_epoch": 100, "seed": 5,
                                     "config": ConfigYAML.render(config, title: "test checkpoint")]

@@ -113,3 +113,23 @@ import Testing
         #expect(throws: EvalError.self) { try BackboneSource.open((dir as NSString).appendingPathComponent("none")) }
     }
 }
+
+extension ExportTests {
+    /// `--random-init` of a checkpoint is the network training starts from: `MugsNetwork.initialize` of the
+    /// checkpoint's config with its seed, backbone tensor for tensor.
+    @Test func randomInitIsTheTrainingInitialisation() throws {
+        let dir = EvalFixtures.temporaryDirectory("random-init")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try EvalFixtures.writeCheckpoint(to: dir + "/step-000000012")
+        let source = try BackboneSource.open(dir)
+        let random = try source.makeRandomEmbedder()
+        let config = source.checkpoint!.config
+        let net = try MugsNetwork(config: config, student: true)
+        let params = ParameterBuffer(layout: net.layout)
+        net.initialize(params, seed: source.checkpoint!.seed)
+        for spec in random.vit.layout.specs {
+            #expect(Array(random.params[spec.name]) == Array(params[spec.name]), "\(spec.name) differs")
+        }
+        #expect(Array(random.params["blocks.0.attn.qkv.weight"]) != Array(try source.makeEmbedder().params["blocks.0.attn.qkv.weight"]))
+    }
+}
