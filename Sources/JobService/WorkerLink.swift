@@ -171,6 +171,8 @@ final class WorkerLink {
                 backoff = 0.5
                 heartbeatInterval = w.heartbeatInterval
                 heartbeatTimeout = w.heartbeatTimeout
+            } else if case .job(.refused) = env.message, jobID == 0 {
+                // A refusal of our first join comes from a job we never learned the id of.
             } else if env.jobID != jobID {
                 log.log("refused", "message for job \(String(env.jobID, radix: 16)) ignored (this worker is in job "
                         + "\(String(jobID, radix: 16)))")

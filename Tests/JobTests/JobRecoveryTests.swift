@@ -3,6 +3,8 @@ import Foundation
 import JobService
 import MugsModel
 import Testing
+import Transport
+import Wire
 
 extension JobTests {
     /// The coordinator's side of failures: SIGKILL and restart on the same checkpoint directory, a kill while a
@@ -123,6 +125,47 @@ extension JobTests {
             #expect(c.waitForExit(timeout: 30) == 0, "\(c.log)")
             #expect(w.waitForExit(timeout: 20) == 0, "the worker exits cleanly when the job stops:\n\(w.log)")
             #expect(try Checkpoint.readInfo(h.checkpointDir).step > pausedAt.step)
+        }
+
+        /// Issue security: a join with a wrong token is refused (the worker exits 1); messages of another wire version
+        /// or another job are dropped with a logged reason; the job is not disturbed.
+        @Test(.timeLimit(.minutes(2))) func foreignWorkersAndMessagesAreRefused() throws {
+            let h = try JobHarness()
+            defer { h.stop() }
+            let c = try h.coordinator(["--steps", "100000"])
+            let good = try h.worker("good")
+            try c.waitFor("2 committed steps", timeout: 60) { c.committedSteps($0).count >= 2 }
+            try "not-the-token".write(toFile: h.dir + "/wrong", atomically: true, encoding: .utf8)
+            let port = JobHarness.freePorts(1)[0]
+            let intruder = try Daemon("intruder", executable: JobHarness.binDir + "/mugs-worker",
+                                      arguments: ["--coordinator", "tcp://127.0.0.1:\(h.listenPort)", "--data-port",
+                                                  "\(port)", "--token-file", h.dir + "/wrong", "--name", "intruder"],
+                                      environment: h.environment, logPath: h.dir + "/intruder.log")
+            h.daemons.append(intruder)
+            #expect(intruder.waitForExit(timeout: 30) == 1, "\(intruder.log)")
+            #expect(intruder.log.contains("wrong job token"))
+            // Raw messages: another wire version, then another job's heartbeat.
+            let ctx = try ZMQContext()
+            let s = try ZMQSocket(ctx, .dealer)
+            try s.set(.routingID(Array("raw".utf8)))
+            try s.set(.linger(milliseconds: 0))
+            try s.connect("tcp://127.0.0.1:\(h.listenPort)")
+            let foreign = Envelope(jobID: 1, generation: 0, message: .heartbeat(Heartbeat(
+                workerID: "raw", cachedStep: nil, imagesPerSecond: 0)))
+            try JobChannel.send(foreign, on: s, dontWait: false)
+            var frames = foreign.encodedFrames()
+            frames[0][4] = 99 // version
+            for (i, f) in frames.enumerated() { _ = try s.send(f, more: i + 1 < frames.count, dontWait: false) }
+            try c.waitFor("both refusals logged", timeout: 20) { e in
+                let m = e.filter { $0["event"] as? String == "refused" }.compactMap { $0["message"] as? String }
+                return m.contains { $0.contains("unsupported version 99") } && m.contains { $0.contains("belongs to job 1") }
+            }
+            s.close()
+            ctx.terminate()
+            let n = c.committedSteps(c.events).count
+            try c.waitFor("training goes on", timeout: 30) { c.committedSteps($0).count >= n + 2 }
+            #expect(try h.control("stop") == 202)
+            #expect(c.waitForExit(timeout: 30) == 0 && good.waitForExit(timeout: 20) == 0)
         }
     }
 }
