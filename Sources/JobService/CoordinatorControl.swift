@@ -10,7 +10,7 @@ public final class CoordinatorControl: ControlBackend, @unchecked Sendable {
     private var actions: [ControlAction] = []
     private var finished = false
 
-    init(token: String) {}
+    init() {}
 
     public func status() -> StatusReport {
         lock.lock(); defer { lock.unlock() }

@@ -117,7 +117,7 @@ extension CoordinatorService {
     }
 
     private func join(_ j: Join, routingID: [UInt8]) {
-        guard ControlRouterToken.equal(j.token, settings.token) else {
+        guard JobToken.equal(j.token, settings.token) else {
             refuse(routingID, "wrong job token from \(j.host)")
             send(.job(.refused(reason: "wrong job token")), to: routingID)
             return
@@ -154,8 +154,8 @@ extension CoordinatorService {
     }
 }
 
-/// Constant-time token comparison (the control port's rule, for joins).
-enum ControlRouterToken {
+extension JobToken {
+    /// Compares without an early exit (the control port's rule, for joins), so timing does not reveal a prefix.
     static func equal(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
         var diff = UInt8(x.count == y.count ? 0 : 1)

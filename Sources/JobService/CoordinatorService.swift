@@ -159,7 +159,7 @@ public final class CoordinatorService {
         do { try router.bind(s.listen) } catch {
             throw JobError("--listen \(s.listen)", "cannot bind: \(error)", hint: "is another coordinator running?")
         }
-        control = CoordinatorControl(token: s.token)
+        control = CoordinatorControl()
         do {
             let ctl = control
             let routerForControl = ControlRouter(backend: ctl, token: s.token)
