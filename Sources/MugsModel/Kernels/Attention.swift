@@ -103,20 +103,53 @@ private func forEachSampleHead(_ count: Int, pool: ComputePool,
 }
 
 /// In place: x ← softmax(x), subtracting the row maximum first.
+///
+/// The max and sum reductions use 16-lane accumulators (a scalar running sum would keep the exp loop from
+/// vectorising); the order of the sums is fixed by `count` alone, whatever the thread count.
 @inline(__always)
 func softmaxRow(_ x: UnsafeMutablePointer<Float>, count: Int) {
-    var m = -Float.greatestFiniteMagnitude
-    for i in 0 ..< count { m = max(m, x[i]) }
-    var s: Float = 0
-    for i in 0 ..< count { let e = fastExp(x[i] - m); x[i] = e; s += e }
-    let inv = 1 / s
+    let m = rowMax(x, count: count)
+    for i in 0 ..< count { x[i] = fastExp(x[i] - m) }
+    let inv = 1 / rowSum(x, count: count)
     for i in 0 ..< count { x[i] *= inv }
 }
 
 /// In place: g ← scale · p ⊙ (g − Σ g⊙p), the softmax backward folded with the score scale.
 @inline(__always)
 func softmaxBackwardRow(_ g: UnsafeMutablePointer<Float>, probs p: UnsafePointer<Float>, count: Int, scale: Float) {
-    var s: Float = 0
-    for i in 0 ..< count { s = s.addingProduct(g[i], p[i]) }
+    var acc = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= count {
+        let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
+        let pv = UnsafeRawPointer(p + i).loadUnaligned(as: SIMD16<Float>.self)
+        acc = acc.addingProduct(gv, pv)
+        i += 16
+    }
+    var s = acc.sum()
+    while i < count { s = s.addingProduct(g[i], p[i]); i += 1 }
     for i in 0 ..< count { g[i] = scale * p[i] * (g[i] - s) }
+}
+
+@inline(__always)
+private func rowMax(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var mv = SIMD16<Float>(repeating: -.greatestFiniteMagnitude)
+    var i = 0
+    while i + 16 <= count {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+        mv.replace(with: v, where: v .> mv)
+        i += 16
+    }
+    var m = mv.max()
+    while i < count { m = max(m, x[i]); i += 1 }
+    return m
+}
+
+@inline(__always)
+private func rowSum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var acc = SIMD16<Float>()
+    var i = 0
+    while i + 16 <= count { acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self); i += 16 }
+    var s = acc.sum()
+    while i < count { s += x[i]; i += 1 }
+    return s
 }
