@@ -1,3 +1,4 @@
+import ControlPort
 import Foundation
 
 /// The daemons' log: one line per event on standard error, as text (`2025-01-01T12:00:00.123Z step 12 ...`) or as
@@ -37,7 +38,7 @@ public final class JobLog: @unchecked Sendable {
             switch self {
             case let .int(v): return String(v)
             case let .double(v): return v.isFinite ? "\(v)" : "null"
-            case let .string(v): return JobLog.jsonString(v)
+            case let .string(v): return jsonString(v)
             case let .bool(v): return String(v)
             case let .ints(v): return "[" + v.map(String.init).joined(separator: ",") + "]"
             }
@@ -52,29 +53,13 @@ public final class JobLog: @unchecked Sendable {
         case .text:
             line = "\(time) \(component) \(message)\n"
         case .json:
-            var parts = ["\"time\":\(Self.jsonString(time))", "\"component\":\(Self.jsonString(component))",
-                         "\"event\":\(Self.jsonString(event))", "\"message\":\(Self.jsonString(message))"]
-            for (k, v) in fields { parts.append("\(Self.jsonString(k)):\(v.json)") }
+            var parts = ["\"time\":\(jsonString(time))", "\"component\":\(jsonString(component))",
+                         "\"event\":\(jsonString(event))", "\"message\":\(jsonString(message))"]
+            for (k, v) in fields { parts.append("\(jsonString(k)):\(v.json)") }
             line = "{" + parts.joined(separator: ",") + "}\n"
         }
         lock.lock()
         FileHandle.standardError.write(Data(line.utf8))
         lock.unlock()
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }
