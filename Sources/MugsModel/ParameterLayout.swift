@@ -79,6 +79,10 @@ public final class ParameterBuffer: @unchecked Sendable {
 
     public func pointer(_ name: String) -> UnsafeMutablePointer<Float> { self[name].baseAddress! }
 
+    /// A copy of a named tensor's values. Unlike `Array(buffer[name])`, the copy is made while this buffer is
+    /// certainly alive, so it is safe on a temporary (`Array(make().params[name])` can read freed memory).
+    public func values(_ name: String) -> [Float] { withExtendedLifetime(self) { Array(self[name]) } }
+
     public func zero() { base.update(repeating: 0, count: layout.count) }
 
     public func copy(from other: ParameterBuffer) {
