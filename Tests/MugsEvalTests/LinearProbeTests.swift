@@ -45,7 +45,9 @@ import Testing
         let two = try FeatureExtractor(embedder: source.makeEmbedder(), kind: .lastBlocks(n: 2, avgpool: true),
                                        batch: 4, pool: pool)
         let a = try cls.forward(images, n: 4), b = try one.forward(images, n: 4), c = try two.forward(images, n: 4)
-        #expect(EvalFixtures.maxDiff(a, b) < 1e-6)
+        // Same arithmetic through two paths, but OpenBLAS's thread count is process-wide and other tests running
+        // concurrently change it, which changes sgemm's rounding: allow ~10 float32 ulps of these O(1–10) values.
+        #expect(EvalFixtures.maxDiff(a, b) < 1e-5)
         #expect(c.count == 4 * 48 * 3)
         for i in 0 ..< 4 {
             #expect(EvalFixtures.maxDiff(Array(c[i * 144 + 48 ..< i * 144 + 96]), Array(a[i * 48 ..< i * 48 + 48])) < 1e-6)
