@@ -21,17 +21,8 @@ while [[ $# -gt 0 ]]; do
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
-python="${PYTHON:-$HOME/mugs-ref/bin/python}"
-torch_bench="${TORCH_BENCH:-../shared/bench/torch_backbone.py}"
-[[ -x "$python" ]] || { echo "no reference python at $python (tools/setup_reference_venv.sh creates it)" >&2; exit 1; }
-[[ -f "$torch_bench" ]] || { echo "no $torch_bench (set TORCH_BENCH)" >&2; exit 1; }
-if [[ -z "${MUGS:-}" ]]; then
-    swift build -c release --product mugs --scratch-path "${SCRATCH:-.build-release}" >&2
-    MUGS="${SCRATCH:-.build-release}/release/mugs"
-fi
-
-# Prints the median img/s of a RESULT line.
-median_ips() { sed -n 's/^RESULT.*img\/s median \([0-9.]*\).*/\1/p' | tail -1; }
+source tools/bench_lib.sh  # the script runs from the repository root (cd above)
+bench_setup torch_backbone.py
 
 run_all() {
     local label="$1"; shift

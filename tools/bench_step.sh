@@ -23,17 +23,8 @@ while [[ $# -gt 0 ]]; do
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
-python="${PYTHON:-$HOME/mugs-ref/bin/python}"
-torch_bench="${TORCH_BENCH:-../shared/bench/torch_mugs_step.py}"
-[[ -x "$python" ]] || { echo "no reference python at $python (tools/setup_reference_venv.sh creates it)" >&2; exit 1; }
-[[ -f "$torch_bench" ]] || { echo "no $torch_bench (set TORCH_BENCH)" >&2; exit 1; }
-if [[ -z "${MUGS:-}" ]]; then
-    swift build -c release --product mugs --scratch-path "${SCRATCH:-.build-release}" >&2
-    MUGS="${SCRATCH:-.build-release}/release/mugs"
-fi
-
-# Prints the median img/s of a RESULT line (both tools print "img/s median X").
-median_ips() { sed -n 's/^RESULT.*img\/s median \([0-9.]*\).*/\1/p' | tail -1; }
+source tools/bench_lib.sh  # the script runs from the repository root (cd above)
+bench_setup torch_mugs_step.py
 
 run_all() {
     local label="$1"; shift
@@ -43,9 +34,9 @@ run_all() {
         [[ "$config" == paper ]] && { preset=vit_small_imagenet; batch=8; }
         local ours theirs
         ours=$("$@" "$MUGS" bench step --preset "$preset" --batch "$batch" --threads "$threads" --steps "$steps" \
-               --warmup "$warmup" | tee /dev/stderr | median_ips)
+               --warmup "$warmup" | to_stderr_too | median_ips)
         theirs=$("$@" "$python" "$torch_bench" --config "$config" --batch "$batch" --threads "$threads" \
-                 --steps "$steps" --warmup "$warmup" --no-flops | tee /dev/stderr | median_ips)
+                 --steps "$steps" --warmup "$warmup" --no-flops | to_stderr_too | median_ips)
         awk -v l="$label" -v s="$config" -v a="$ours" -v b="$theirs" 'BEGIN {
             printf "SUMMARY %-40s %-5s mugs %7.2f img/s   torch %7.2f img/s   ratio %.2fx\n", l, s, a, b, a / b }'
     done
