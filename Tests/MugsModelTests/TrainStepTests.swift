@@ -39,18 +39,25 @@ import Testing
     }
 
     /// Loads the fixture's initial state and runs the LOCAL part on its crops with its drop-path masks.
+    /// The fixture's state before the step: student, teacher, memories and centre (`strict`: every tensor of the
+    /// fixture's `init.student.`/`init.teacher.` prefixes must be used).
+    static func initialState(_ f: SafeTensorsFile, _ step: TrainStep, config c: MugsConfig, strict: Bool) throws
+        -> (ParameterBuffer, ParameterBuffer, Memories, [Float]) {
+        let student = ParameterBuffer(layout: step.student.layout)
+        let teacher = ParameterBuffer(layout: step.teacher.layout)
+        try f.load(into: student, prefix: "init.student.", allowUnused: !strict)
+        try f.load(into: teacher, prefix: "init.teacher.", allowUnused: !strict)
+        let memories = Memories(config: c)
+        for m in memories.all { try f.read("init." + m.name, into: m.buffer, shape: [m.rows, m.dim]) }
+        return (student, teacher, memories, try f.tensor("init.center").data)
+    }
+
     static func runFixtureStep() throws -> (TrainStep, StepBuffers, SafeTensorsFile, MugsConfig) {
         let f = try SafeTensors.read(path: fixturePath("step_reduced.safetensors"))
         let c = reducedConfig()
         let pool = ComputePool(threads: 2)
         let step = try TrainStep(config: c, b: c.batch_size, pool: pool)
-        let student = ParameterBuffer(layout: step.student.layout)
-        let teacher = ParameterBuffer(layout: step.teacher.layout)
-        try f.load(into: student, prefix: "init.student.", allowUnused: false)
-        try f.load(into: teacher, prefix: "init.teacher.", allowUnused: false)
-        let memories = Memories(config: c)
-        for m in memories.all { try f.read("init." + m.name, into: m.buffer, shape: [m.rows, m.dim]) }
-        let center = try f.tensor("init.center").data
+        let (student, teacher, memories, center) = try initialState(f, step, config: c, strict: true)
         let tg = try f.tensor("crops.teacher_global"), sg = try f.tensor("crops.student_global")
         let sl = try f.tensor("crops.student_local"), weak = try f.tensor("crops.weak").data.map { $0 != 0 }
         let masks = StepDropPath.keepMasks(global: try f.tensor("drop.global").data,
@@ -114,12 +121,7 @@ import Testing
         let c = Self.reducedConfig()
         let pool = ComputePool(threads: 2)
         let half = try TrainStep(config: c, b: 2, pool: pool)
-        let student = ParameterBuffer(layout: half.student.layout), teacher = ParameterBuffer(layout: half.teacher.layout)
-        try f.load(into: student, prefix: "init.student.")
-        try f.load(into: teacher, prefix: "init.teacher.")
-        let memories = Memories(config: c)
-        for m in memories.all { try f.read("init." + m.name, into: m.buffer, shape: [m.rows, m.dim]) }
-        let center = try f.tensor("init.center").data
+        let (student, teacher, memories, center) = try Self.initialState(f, half, config: c, strict: false)
         let tg = try f.tensor("crops.teacher_global").data, sg = try f.tensor("crops.student_global").data
         let sl = try f.tensor("crops.student_local").data, weak = try f.tensor("crops.weak").data.map { $0 != 0 }
         let dg = try f.tensor("drop.global").data, dl = try f.tensor("drop.local").data
@@ -176,12 +178,7 @@ import Testing
     static func runWhole(f: SafeTensorsFile, c: MugsConfig, tau: Double) throws -> ParameterBuffer {
         let pool = ComputePool(threads: 2)
         let step = try TrainStep(config: c, b: c.batch_size, pool: pool)
-        let student = ParameterBuffer(layout: step.student.layout), teacher = ParameterBuffer(layout: step.teacher.layout)
-        try f.load(into: student, prefix: "init.student.")
-        try f.load(into: teacher, prefix: "init.teacher.")
-        let memories = Memories(config: c)
-        for m in memories.all { try f.read("init." + m.name, into: m.buffer, shape: [m.rows, m.dim]) }
-        let center = try f.tensor("init.center").data
+        let (student, teacher, memories, center) = try initialState(f, step, config: c, strict: false)
         let tg = try f.tensor("crops.teacher_global").data, sg = try f.tensor("crops.student_global").data
         let sl = try f.tensor("crops.student_local").data, weak = try f.tensor("crops.weak").data.map { $0 != 0 }
         let out = step.makeBuffers()
@@ -210,12 +207,7 @@ import Testing
         c.drop_path_rate = 0.6
         let pool = ComputePool(threads: 1)
         let step = try TrainStep(config: c, b: 4, pool: pool)
-        let student = ParameterBuffer(layout: step.student.layout), teacher = ParameterBuffer(layout: step.teacher.layout)
-        try f.load(into: student, prefix: "init.student.")
-        try f.load(into: teacher, prefix: "init.teacher.")
-        let memories = Memories(config: c)
-        for m in memories.all { try f.read("init." + m.name, into: m.buffer, shape: [m.rows, m.dim]) }
-        let center = try f.tensor("init.center").data
+        let (student, teacher, memories, center) = try Self.initialState(f, step, config: c, strict: false)
         var tg = try f.tensor("crops.teacher_global").data, sg = try f.tensor("crops.student_global").data
         var sl = try f.tensor("crops.student_local").data
         var seeds: [UInt64] = [11, 22, 33, 44]
