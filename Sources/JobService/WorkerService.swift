@@ -211,6 +211,7 @@ public final class WorkerService {
         o.peerTimeout = settings.ringPeerTimeout
         o.joinTimeout = settings.ringJoinTimeout
         o.bindEndpoint = settings.dataBind
+        o.sharedMemory = settings.ringSharedMemory
         do {
             ring = try Ring(rank: r, endpoints: eps, generation: UInt64(g), jobID: jobID, options: o)
             let b = EpochPlanSlice.size(rank: r, worldSize: eps.count, batch: j.config.batch_size)

@@ -16,6 +16,8 @@ public struct WorkerSettings: Sendable {
     /// Ring: seconds without progress before a peer is declared failed, and to wait for a ring to form.
     public var ringPeerTimeout: Double
     public var ringJoinTimeout: Double
+    /// Ring links to co-located peers carry payloads through shared memory (`RingOptions.sharedMemory`).
+    public var ringSharedMemory = true
     /// Longest pause between attempts to reach a coordinator that is gone.
     public var maxBackoff: Double
     public var logFormat: JobLog.Format

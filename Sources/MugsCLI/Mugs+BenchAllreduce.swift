@@ -32,9 +32,12 @@ extension Mugs {
         @Flag(help: "Use IPv6 loopback (tcp://[::1]) instead of 127.0.0.1.")
         var ipv6 = false
 
-        @Flag(help: ArgumentHelp("Use Unix-domain sockets (ipc://) instead of TCP (co-located ranks could); "
-                                 + "not comparable with gloo's TCP figures."))
+        @Flag(help: ArgumentHelp("Use Unix-domain sockets (ipc://) instead of TCP endpoints."))
         var ipc = false
+
+        @Flag(help: ArgumentHelp("Carry every payload over the sockets, as between hosts (by default co-located "
+                                 + "ranks, as all of these are, move segment bytes through shared memory)."))
+        var noSharedMemory = false
 
         func validate() throws {
             guard workers.allSatisfy({ (2 ... 64).contains($0) }) else {
@@ -50,7 +53,8 @@ extension Mugs {
 
         func run() throws {
             let exe = try currentExecutable()
-            let transport = ipc ? "Unix-domain sockets (ipc)" : "loopback TCP \(ipv6 ? "IPv6" : "IPv4")"
+            let transport = (ipc ? "Unix-domain sockets (ipc)" : "loopback TCP \(ipv6 ? "IPv6" : "IPv4")")
+                + (noSharedMemory ? ", payloads over the sockets" : " + shared-memory payloads (co-located ranks)")
             print("mugs ring all-reduce, libzmq \(ZMQContext.version), \(transport), segment \(segmentBytes) B, "
                   + "window \(window)")
             let pid = ProcessInfo.processInfo.processIdentifier
@@ -63,7 +67,8 @@ extension Mugs {
                     try ChildProcess(executable: exe, arguments: [
                         "bench", "allreduce-rank", "--rank", "\(r)", "--endpoints", endpoints,
                         "--sizes", sizes.map(String.init).joined(separator: ","), "--iters", "\(iters)",
-                        "--segment-bytes", "\(segmentBytes)", "--window", "\(window)"])
+                        "--segment-bytes", "\(segmentBytes)", "--window", "\(window)"]
+                        + (noSharedMemory ? ["--no-shared-memory"] : []))
                 }
                 // Bound: generous for 256 MiB on an oversubscribed box; a failing rank ends the others sooner.
                 let codes = ranks.map { $0.waitForExit(timeout: 900) }
@@ -100,11 +105,13 @@ extension Mugs {
         @Option var iters: Int
         @Option var segmentBytes: Int
         @Option var window: Int
+        @Flag var noSharedMemory = false
 
         func run() throws {
             var options = RingOptions()
             options.segmentBytes = segmentBytes
             options.window = window
+            options.sharedMemory = !noSharedMemory
             options.peerTimeout = 30  // an oversubscribed box can stall a rank for seconds; this is not a failure test
             options.joinTimeout = 60
             let ring = try Ring(rank: rank, endpoints: endpoints.split(separator: ",").map(String.init),

@@ -68,6 +68,7 @@ func makeRing() -> Ring {
     options.ioThreads = int("io-threads", options.ioThreads)
     options.socketBufferBytes = Int32(int("socket-buffer", Int(options.socketBufferBytes)))
     options.peerTimeout = double("peer-timeout", options.peerTimeout)
+    options.sharedMemory = int("shared-memory", 1) != 0
     options.joinTimeout = double("join-timeout", 30)
     let endpoints = flag("endpoints").split(separator: ",").map(String.init)
     do {
@@ -103,7 +104,9 @@ case "allreduce":
         write("\(dir)/out-\(rank)-\(count).bin", buffer.base, 4 * count)
         print("done count=\(count) owned=\(owned!.lowerBound)..<\(owned!.upperBound)")
     }
-    print("stats dropped=\(ring.statistics.droppedMessages) ops=\(ring.statistics.operations)")
+    print("stats dropped=\(ring.statistics.droppedMessages) ops=\(ring.statistics.operations) "
+          + "sharedSent=\(ring.statistics.sharedSegmentsSent) sharedReceived=\(ring.statistics.sharedSegmentsReceived) "
+          + "declined=\((ring.statistics.sharedMemoryDeclined ?? "-").replacingOccurrences(of: " ", with: "_"))")
     ring.close()
     print("ok")
 

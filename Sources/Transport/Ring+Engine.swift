@@ -19,6 +19,7 @@ extension Ring {
         do throws(RingError) {
             while predecessorIDCount == 0 || !creditReceived {
                 if !helloSent { helloSent = try sendControl(type: .ringHello, aux: UInt64(size)) }
+                if helloSent && !offerSent { offerSent = try sendSharedOffer() }
                 let remaining = deadline.timeIntervalSinceNow
                 if remaining <= 0 {
                     var waiting: [Int] = []
@@ -27,7 +28,7 @@ extension Ring {
                     throw .joinTimedOut(waitingFor: waiting, endpoints: waiting.map { endpoints[$0] },
                                         seconds: timeout ?? options.joinTimeout)
                 }
-                try pollAndPump(timeout: min(remaining, 0.5), wantsWrite: !helloSent)
+                try pollAndPump(timeout: min(remaining, 0.5), wantsWrite: !helloSent || !offerSent)
             }
         } catch {
             throw fail(error)
@@ -90,6 +91,11 @@ extension Ring {
             let sequence = sendSequence + UInt64(i)
             if sequence >= creditLimit { return false }  // no credit
             let range = schedule.sendRange(item: i)
+            if successorShares, let slots = sendSlots, range.count <= slots.slotBytes {
+                guard try sendShared(item: i, sequence: sequence, range: range, base: base, slots: slots,
+                                     segments: segments) else { return true }
+                continue
+            }
             let header = FrameHeader(type: .ringSegment, jobID: jobID, generation: generation, step: opStep,
                                      sequence: sequence, aux: UInt64(schedule.totalBytes), sender: UInt32(rank),
                                      segment: UInt32(i % segments), phase: schedule.phase(i / segments),
@@ -122,6 +128,62 @@ extension Ring {
         return false
     }
 
+    /// Sends segment `i` through the co-located successor's view of our slots: one copy into slot
+    /// (sequence mod slots), then the header and the 12-byte body over ZeroMQ. False if the socket would block.
+    private func sendShared(item i: Int, sequence: UInt64, range: Range<Int>, base: UnsafeMutableRawPointer,
+                            slots: SharedSlots, segments: Int) throws(RingError) -> Bool {
+        let slot = Int(sequence % UInt64(slots.slots))
+        let header = FrameHeader(type: .ringSharedSegment, jobID: jobID, generation: generation, step: opStep,
+                                 sequence: sequence, aux: UInt64(schedule.totalBytes), sender: UInt32(rank),
+                                 segment: UInt32(i % segments), phase: schedule.phase(i / segments),
+                                 frameCount: 1, bodyLength: UInt64(RingSharedSegment.bodySize))
+        header.encode(into: headerScratch)
+        do throws(TransportError) {
+            guard try outbound.send(UnsafeRawBufferPointer(start: headerScratch, count: FrameHeader.size),
+                                    more: true) else { return false }
+            // The slot is free (credits), and the receiver reads it only after this message arrives.
+            if range.count > 0 {
+                slots.slot(slot).copyMemory(from: base + range.lowerBound, byteCount: range.count)
+            }
+            RingSharedSegment.encodeBody(slot: UInt32(slot), byteCount: UInt64(range.count), into: sharedBodyScratch)
+            guard try outbound.send(UnsafeRawBufferPointer(start: sharedBodyScratch,
+                                                           count: RingSharedSegment.bodySize)) else {
+                throw TransportError.zmq(call: "zmq_msg_send (shared segment body)", errno: EAGAIN,
+                                         message: "blocked mid-message")
+            }
+        } catch {
+            throw .transport(error)
+        }
+        tracker.markCopied(i)
+        opSent += 1
+        statistics.segmentsSent += 1
+        statistics.sharedSegmentsSent += 1
+        statistics.payloadBytesSent += range.count
+        lastProgress = Date()
+        return true
+    }
+
+    /// Offers our slots to the successor (after the hello); true when sent or when there is nothing to offer.
+    private func sendSharedOffer() throws(RingError) -> Bool {
+        guard let slots = sendSlots else { return true }
+        var w = ByteWriter()
+        w.string(SharedSlots.hostKey)
+        w.u32(UInt32(bitPattern: ProcessInfo.processInfo.processIdentifier))
+        w.u32(UInt32(bitPattern: slots.fd))
+        w.u32(UInt32(slots.slots))
+        w.u64(UInt64(slots.slotBytes))
+        let header = FrameHeader(type: .ringSharedOffer, jobID: jobID, generation: generation, sender: UInt32(rank),
+                                 frameCount: 1, bodyLength: UInt64(w.bytes.count))
+        do throws(TransportError) {
+            guard try outbound.send(header.encoded(), more: true) else { return false }
+            guard try outbound.send(w.bytes) else {
+                throw TransportError.zmq(call: "zmq_msg_send (shared offer body)", errno: EAGAIN,
+                                         message: "blocked mid-message")
+            }
+        } catch { throw .transport(error) }
+        return true
+    }
+
     /// Whether the inbound socket should be read now: during an operation until all its segments are in (later
     /// segments belong to the next operation), or while forming until the predecessor's hello is in.
     var readsInbound: Bool { opActive ? opReceived < schedule.itemCount : predecessorIDCount == 0 }
@@ -147,13 +209,16 @@ extension Ring {
     private func grantCredits() throws(RingError) {
         guard predecessorIDCount > 0, !predecessorLost else { return }
         let consumed = receiveSequence + UInt64(opActive ? opReceived : 0)
-        let want = consumed + UInt64(options.window)
-        guard want > granted else { return }
+        let want = max(granted, consumed + UInt64(options.window))
+        guard want > granted || announceShared else { return }
         let batch = UInt64(max(1, options.window / 2))
         let operationDone = !opActive || opReceived == schedule.itemCount
-        guard want - granted >= batch || operationDone || granted == 0 else { return }
+        guard want - granted >= batch || operationDone || granted == 0 || announceShared else { return }
         do throws(RingError) {
-            if try sendCredit(upTo: want) { granted = want }
+            if try sendCredit(upTo: want) {
+                granted = want
+                announceShared = false
+            }
         } catch {
             try predecessorUnreachable(error)
         }
@@ -173,7 +238,7 @@ extension Ring {
     /// (EHOSTUNREACH under ROUTER_MANDATORY) throws `peerFailed`.
     func sendCredit(upTo: UInt64) throws(RingError) -> Bool {
         let header = FrameHeader(type: .ringCredit, jobID: jobID, generation: generation, step: opStep,
-                                 sequence: upTo, sender: UInt32(rank))
+                                 sequence: upTo, aux: receiveSlots == nil ? 0 : 1, sender: UInt32(rank))
         header.encode(into: headerScratch)
         do throws(TransportError) {
             let id = UnsafeRawBufferPointer(start: predecessorID, count: predecessorIDCount)

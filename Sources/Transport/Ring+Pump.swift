@@ -45,7 +45,19 @@ extension Ring {
                     statistics.droppedMessages += 1
                     continue
                 }
-                try receiveSegment(header)
+                try receiveSegment(header, payload: frameData.bytes)
+            case .ringSharedSegment:
+                guard hasData, isPredecessor(frameID.bytes) else {
+                    statistics.droppedMessages += 1
+                    continue
+                }
+                try receiveSegment(header, payload: try sharedPayload(header, body: frameData.bytes))
+            case .ringSharedOffer:
+                guard hasData, isPredecessor(frameID.bytes) else {
+                    statistics.droppedMessages += 1
+                    continue
+                }
+                acceptSharedOffer(frameData.bytes)
             case .ringAbort:
                 throw abortError(header, body: hasData ? frameData.bytes : UnsafeRawBufferPointer(start: nil, count: 0))
             default:
@@ -59,8 +71,59 @@ extension Ring {
         return memcmp(predecessorID, id.baseAddress!, id.count) == 0
     }
 
-    /// Checks a segment against the schedule and reduces or copies it straight out of the received frame.
-    private func receiveSegment(_ h: FrameHeader) throws(RingError) {
+    /// Maps the predecessor's slots if it runs on this host; otherwise records why not (its segments then keep
+    /// coming over ZeroMQ). Never fatal: a stranger's or broken offer is just declined.
+    private func acceptSharedOffer(_ body: UnsafeRawBufferPointer) {
+        guard receiveSlots == nil else { return }
+        var r = ByteReader(body, frame: "ringSharedOffer body")
+        guard let key = try? r.string("hostKey"), let pid = try? r.u32("pid"), let fd = try? r.u32("fd"),
+              let slots = try? r.u32("slots"), let slotBytes = try? r.u64("slotBytes"), (try? r.finish()) != nil
+        else {
+            statistics.sharedMemoryDeclined = "unreadable offer"
+            return
+        }
+        guard options.sharedMemory else {
+            statistics.sharedMemoryDeclined = "shared memory is off on this rank"
+            return
+        }
+        guard key == SharedSlots.hostKey else {
+            statistics.sharedMemoryDeclined = "predecessor is on another host or namespace"
+            return
+        }
+        // Our credits allow `window` segments ahead, so the sender needs at least that many slots.
+        guard Int(slots) >= options.window, slotBytes <= UInt64(Int.max) else {
+            statistics.sharedMemoryDeclined = "offer of \(slots) slots is below this rank's window \(options.window)"
+            return
+        }
+        do {
+            receiveSlots = try SharedSlots.open(pid: pid, fd: fd, slots: Int(slots), slotBytes: Int(slotBytes))
+            announceShared = true
+            statistics.sharedMemoryDeclined = nil
+        } catch {
+            statistics.sharedMemoryDeclined = error.description
+        }
+    }
+
+    /// The bytes of a shared segment, in the predecessor's slot the body names (checked against the sequence).
+    private func sharedPayload(_ h: FrameHeader, body: UnsafeRawBufferPointer)
+        throws(RingError) -> UnsafeRawBufferPointer {
+        let pred = predecessor
+        guard let slots = receiveSlots else {
+            throw .protocolViolation(rank: pred, endpoint: endpoints[pred],
+                                     detail: "shared-memory segment before its offer was accepted")
+        }
+        guard let (slot, count) = RingSharedSegment.decodeBody(body), Int(slot) < slots.slots,
+              UInt64(slot) == h.sequence % UInt64(slots.slots), count <= UInt64(slots.slotBytes) else {
+            throw .protocolViolation(rank: pred, endpoint: endpoints[pred],
+                                     detail: "shared-memory segment \(h.sequence) names a wrong slot or length")
+        }
+        statistics.sharedSegmentsReceived += 1
+        return UnsafeRawBufferPointer(start: slots.slot(Int(slot)), count: Int(count))
+    }
+
+    /// Checks a segment against the schedule and reduces or copies it straight out of the received frame (or the
+    /// predecessor's shared slot).
+    private func receiveSegment(_ h: FrameHeader, payload: UnsafeRawBufferPointer) throws(RingError) {
         let pred = predecessor
         func violation(_ detail: String) -> RingError {
             .protocolViolation(rank: pred, endpoint: endpoints[pred], detail: detail)
@@ -78,7 +141,6 @@ extension Ring {
             throw violation("phase \(h.phase) segment \(h.segment), expected \(schedule.phase(t)) \(i % segments)")
         }
         let range = schedule.receiveRange(item: i)
-        let payload = frameData.bytes
         guard payload.count == range.count else {
             throw violation("segment of \(payload.count) bytes, expected \(range.count) "
                             + "(same segmentBytes on all ranks?)")
@@ -131,6 +193,7 @@ extension Ring {
             switch header.type {
             case .ringCredit:
                 creditReceived = true
+                if header.aux == 1 && sendSlots != nil { successorShares = true }
                 if header.sequence > creditLimit {
                     creditLimit = header.sequence
                     lastProgress = Date()

@@ -47,6 +47,15 @@ public final class Ring {
     let predecessorID = UnsafeMutableRawPointer.allocate(byteCount: 256, alignment: 8)
     var predecessorIDCount = 0
     var helloSent = false
+    /// Shared-memory path to a co-located successor: our slots, whether the offer went out, whether it accepted.
+    var sendSlots: SharedSlots?
+    var offerSent = false
+    var successorShares = false
+    /// The predecessor's slots, mapped read-only once its offer is accepted; `announceShared` forces the credit
+    /// that tells it so.
+    var receiveSlots: SharedSlots?
+    var announceShared = false
+    let sharedBodyScratch = UnsafeMutableRawPointer.allocate(byteCount: RingSharedSegment.bodySize, alignment: 8)
     /// When the ROUTER reported a disconnect that may be the predecessor's (checked by a mandatory send).
     var predecessorSuspectSince: Date?
     /// A neighbour's connection went away at a moment we needed nothing from it (it may have finished the last
@@ -113,6 +122,9 @@ public final class Ring {
             return
         }
         if options.retainReceiveBuffers { Self.retainLargeAllocations() }
+        if options.sharedMemory {
+            sendSlots = SharedSlots.create(slots: options.window, slotBytes: options.effectiveSegmentBytes)
+        }
         do {
             try openSockets(ipv6: parsed.contains { $0.isIPv6 })
         } catch {
@@ -124,6 +136,7 @@ public final class Ring {
     deinit {
         close()
         headerScratch.deallocate()
+        sharedBodyScratch.deallocate()
         predecessorID.deallocate()
     }
 
@@ -192,6 +205,9 @@ public final class Ring {
 
     func closeSockets() {
         for s in [inboundEvents, outboundEvents, inbound, outbound] { s?.close() }
+        sendSlots = nil
+        receiveSlots = nil
+        successorShares = false
         inbound = nil
         outbound = nil
         inboundEvents = nil
@@ -212,6 +228,16 @@ public final class Ring {
 
     /// See `RingOptions.retainReceiveBuffers`. Once per process.
     static func retainLargeAllocations() { _ = largeAllocationsRetained }
+
+    /// How this rank's two links carry payloads, e.g. "to rank 1 (tcp://b:5601): shared memory; from rank 1:
+    /// sockets (predecessor is on another host or namespace)" — known once the first operation has run.
+    public var linkSummary: String {
+        guard size > 1 else { return "ring of one: no links" }
+        let out = successorShares ? "shared memory" : "sockets"
+        let into = receiveSlots != nil ? "shared memory"
+            : "sockets" + (statistics.sharedMemoryDeclined.map { " (\($0))" } ?? "")
+        return "to rank \(successor) (\(endpoints[successor])): \(out); from rank \(predecessor): \(into)"
+    }
 
     /// Rank `r`'s endpoint for error messages.
     func endpoint(_ r: Int) -> String { (0 ..< size).contains(r) ? endpoints[r] : "rank \(r) is outside the ring" }

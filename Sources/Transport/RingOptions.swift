@@ -30,6 +30,10 @@ public struct RingOptions: Sendable {
     /// threshold 32 MiB, trim threshold 256 MiB). Without it every received segment is a fresh mmap, paid in page
     /// faults (~10% of a rank's CPU at 1 MiB segments). Raised, never lowered; off leaves malloc alone.
     public var retainReceiveBuffers = true
+    /// Let a link whose two ranks run on the same host (same boot, PID and network namespaces, user) carry segment
+    /// bytes through shared memory instead of the socket (`SharedSlots`); headers, credits and failure detection
+    /// stay on ZeroMQ. Ranks on different hosts are unaffected. Off forces every payload through ZeroMQ.
+    public var sharedMemory = true
 
     public init() {}
 

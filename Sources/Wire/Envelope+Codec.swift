@@ -45,6 +45,7 @@ extension Envelope {
             header.aux = UInt64(m.ringSize)
         case let .ringCredit(m):
             header.sequence = m.upTo
+            header.aux = m.sharedAccepted ? 1 : 0
         case let .ringSegment(m):
             header.phase = m.phase
             header.sequence = m.sequence
@@ -55,6 +56,16 @@ extension Envelope {
             var w = ByteWriter()
             w.u32(m.failedRank); w.string(m.reason)
             body = w.bytes
+        case let .ringSharedOffer(m):
+            var w = ByteWriter()
+            w.string(m.hostKey); w.u32(m.pid); w.u32(m.fd); w.u32(m.slots); w.u64(m.slotBytes)
+            body = w.bytes
+        case let .ringSharedSegment(m):
+            header.phase = m.phase
+            header.sequence = m.sequence
+            header.segment = m.segment
+            header.aux = m.operationBytes
+            body = RingSharedSegment.encodeBody(slot: m.slot, byteCount: m.byteCount)
         case let .job(m):
             (body, data) = m.encodedPayload()
         }
@@ -127,10 +138,11 @@ extension Envelope {
         if !data && h.dataLength != 0 {
             throw .invalidValue(field: "header.dataLength", detail: "\(h.type) has no data")
         }
-        if h.type != .ringSegment && h.phase != .none {
+        let segment = h.type == .ringSegment || h.type == .ringSharedSegment
+        if !segment && h.phase != .none {
             throw .invalidValue(field: "header.phase", detail: "\(h.type) carries no ring phase")
         }
-        if h.type == .ringSegment && h.phase == .none {
+        if segment && h.phase == .none {
             throw .invalidValue(field: "header.phase", detail: "ring segment without a phase")
         }
         return (body, data)
@@ -182,13 +194,27 @@ extension Envelope {
                 }
                 m = .ringHello(RingHello(ringSize: UInt32(h.aux)))
             case .ringCredit:
-                m = .ringCredit(RingCredit(upTo: h.sequence))
+                guard h.aux <= 1 else {
+                    throw .invalidValue(field: "ringCredit.sharedAccepted", detail: "aux \(h.aux) is not 0 or 1")
+                }
+                m = .ringCredit(RingCredit(upTo: h.sequence, sharedAccepted: h.aux == 1))
             case .ringSegment:
                 m = .ringSegment(RingSegment(phase: h.phase, sequence: h.sequence, segment: h.segment,
                                              operationBytes: h.aux, payload: data))
             case .ringAbort:
                 m = .ringAbort(RingAbort(failedRank: try r.u32("ringAbort.failedRank"),
                                          reason: try r.string("ringAbort.reason")))
+            case .ringSharedOffer:
+                m = .ringSharedOffer(RingSharedOffer(hostKey: try r.string("ringSharedOffer.hostKey"),
+                                                     pid: try r.u32("ringSharedOffer.pid"),
+                                                     fd: try r.u32("ringSharedOffer.fd"),
+                                                     slots: try r.u32("ringSharedOffer.slots"),
+                                                     slotBytes: try r.u64("ringSharedOffer.slotBytes")))
+            case .ringSharedSegment:
+                m = .ringSharedSegment(RingSharedSegment(phase: h.phase, sequence: h.sequence, segment: h.segment,
+                                                         operationBytes: h.aux,
+                                                         slot: try r.u32("ringSharedSegment.slot"),
+                                                         byteCount: try r.u64("ringSharedSegment.byteCount")))
             default:
                 m = .job(try JobMessage.decode(h.type, &r, data: data))
             }

@@ -10,6 +10,8 @@ public enum Message: Sendable, Equatable {
     case ringCredit(RingCredit)
     case ringSegment(RingSegment)
     case ringAbort(RingAbort)
+    case ringSharedOffer(RingSharedOffer)
+    case ringSharedSegment(RingSharedSegment)
     /// The distributed job's control messages.
     case job(JobMessage)
 
@@ -25,6 +27,8 @@ public enum Message: Sendable, Equatable {
         case .ringCredit: return .ringCredit
         case .ringSegment: return .ringSegment
         case .ringAbort: return .ringAbort
+        case .ringSharedOffer: return .ringSharedOffer
+        case .ringSharedSegment: return .ringSharedSegment
         case let .job(m): return m.type
         }
     }
@@ -34,7 +38,8 @@ extension MessageType {
     /// Whether messages of this type carry a body frame (structured fields) and a data frame (raw numbers).
     public var frames: (body: Bool, data: Bool) {
         switch self {
-        case .join, .heartbeat, .stepPlan, .commit, .ringAbort: return (true, false)
+        case .join, .heartbeat, .stepPlan, .commit, .ringAbort, .ringSharedOffer, .ringSharedSegment:
+            return (true, false)
         case .stateTransfer, .reducedChunk: return (true, true)
         case .ringSegment: return (false, true)
         case .ringHello, .ringCredit: return (false, false)

@@ -23,6 +23,10 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case ringSegment = 18
     /// A rank gives up the ring operation and names the peer that failed.
     case ringAbort = 19
+    /// Sender → receiver on the same host: "my segments can be read from this shared-memory region".
+    case ringSharedOffer = 20
+    /// One segment of a ring collective whose bytes are in the sender's shared-memory slot (no payload frame).
+    case ringSharedSegment = 21
 
     // The distributed job's control plane (`JobMessage`, JobMessages.swift).
     case welcome = 32

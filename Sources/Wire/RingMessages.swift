@@ -8,10 +8,15 @@ public struct RingHello: Sendable, Equatable {
 }
 
 /// Credit grant: the receiver allows segments with global sequence number `< upTo`. Cumulative, so a lost or
-/// repeated grant is harmless.
+/// repeated grant is harmless. `sharedAccepted` (header aux 1) says the receiver has mapped the sender's
+/// shared-memory region (`RingSharedOffer`), so the sender may send `RingSharedSegment`s from now on.
 public struct RingCredit: Sendable, Equatable {
     public var upTo: UInt64
-    public init(upTo: UInt64) { self.upTo = upTo }
+    public var sharedAccepted: Bool
+    public init(upTo: UInt64, sharedAccepted: Bool = false) {
+        self.upTo = upTo
+        self.sharedAccepted = sharedAccepted
+    }
 }
 
 /// One segment of a ring collective. `sequence` is the sender's global segment counter on this connection,
@@ -40,5 +45,69 @@ public struct RingAbort: Sendable, Equatable {
     public init(failedRank: UInt32, reason: String) {
         self.failedRank = failedRank
         self.reason = reason
+    }
+}
+
+/// Sender → successor, after its hello: its segment slots are a shared-memory file the successor may map if it runs
+/// on the same host (same `hostKey`: boot id, PID and network namespaces, user) — `/proc/<pid>/fd/<fd>`, `slots`
+/// slots of `slotBytes` bytes. The successor answers with a credit whose `sharedAccepted` is set, or ignores it.
+public struct RingSharedOffer: Sendable, Equatable {
+    public var hostKey: String
+    public var pid: UInt32
+    public var fd: UInt32
+    public var slots: UInt32
+    public var slotBytes: UInt64
+
+    public init(hostKey: String, pid: UInt32, fd: UInt32, slots: UInt32, slotBytes: UInt64) {
+        self.hostKey = hostKey
+        self.pid = pid
+        self.fd = fd
+        self.slots = slots
+        self.slotBytes = slotBytes
+    }
+}
+
+/// One segment of a ring collective whose `byteCount` bytes are in slot `slot` of the sender's shared region
+/// (header fields as `RingSegment`; the slot is `sequence mod slots`, checked by the receiver).
+public struct RingSharedSegment: Sendable, Equatable {
+    public var phase: RingPhase
+    public var sequence: UInt64
+    public var segment: UInt32
+    public var operationBytes: UInt64
+    public var slot: UInt32
+    public var byteCount: UInt64
+
+    public init(phase: RingPhase, sequence: UInt64, segment: UInt32, operationBytes: UInt64, slot: UInt32,
+                byteCount: UInt64) {
+        self.phase = phase
+        self.sequence = sequence
+        self.segment = segment
+        self.operationBytes = operationBytes
+        self.slot = slot
+        self.byteCount = byteCount
+    }
+}
+
+extension RingSharedSegment {
+    /// Size of the body: slot (u32) and byte count (u64), little-endian.
+    public static let bodySize = 12
+
+    /// Writes the body to `p` (at least `bodySize` bytes): the ring's hot path, without allocating.
+    public static func encodeBody(slot: UInt32, byteCount: UInt64, into p: UnsafeMutableRawPointer) {
+        p.storeBytes(of: slot.littleEndian, as: UInt32.self)
+        (p + 4).storeBytes(of: byteCount.littleEndian, as: UInt64.self)
+    }
+
+    static func encodeBody(slot: UInt32, byteCount: UInt64) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: bodySize)
+        out.withUnsafeMutableBytes { encodeBody(slot: slot, byteCount: byteCount, into: $0.baseAddress!) }
+        return out
+    }
+
+    /// Reads a body written by `encodeBody`; nil unless it is exactly `bodySize` bytes.
+    public static func decodeBody(_ b: UnsafeRawBufferPointer) -> (slot: UInt32, byteCount: UInt64)? {
+        guard b.count == bodySize, let p = b.baseAddress else { return nil }
+        return (UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)),
+                UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt64.self)))
     }
 }

@@ -42,6 +42,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Seconds to wait for a new ring to form.")
     var ringJoinTimeout = 10.0
 
+    @Flag(help: "Send every ring payload over the sockets, even to a worker on this host (by default co-located workers exchange segment bytes through shared memory).")
+    var noSharedMemory = false
+
     @Option(help: "Longest pause between attempts to reach a coordinator that is gone, seconds.")
     var maxBackoff = 5.0
 
@@ -72,11 +75,12 @@ struct WorkerCommand: ParsableCommand {
         let log = JobLog(format: format, component: "worker \(id)")
         do {
             let hostPart = host.contains(":") ? "[\(host)]" : host
-            let settings = WorkerSettings(
+            var settings = WorkerSettings(
                 coordinator: coordinator, threads: threads, loaderThreads: loaderThreads,
                 dataEndpoint: "tcp://\(hostPart):\(dataPort)", dataBind: dataBind.map { "tcp://\($0):\(dataPort)" },
                 token: try JobToken.read(file: tokenFile), workerID: id, host: hostName, ringPeerTimeout: ringTimeout,
                 ringJoinTimeout: ringJoinTimeout, maxBackoff: maxBackoff, logFormat: format)
+            settings.ringSharedMemory = !noSharedMemory
             let service = try WorkerService(settings: settings, log: log)
             let code = service.run()
             if code != 0 { throw ExitCode(code) }

@@ -38,6 +38,11 @@ extension JobTests {
                 for w in ws {
                     let applied = w.events("applied")
                     #expect(applied.count == steps, "\(w.name) applied \(applied.count) steps")
+                    if workers == 2 {  // co-located workers: both directions of each link use shared memory
+                        let links = w.events("ring").compactMap { $0["message"] as? String }.filter { $0.contains("links") }
+                        #expect(links.count == 1 && links[0].components(separatedBy: "shared memory").count == 3,
+                                "\(w.name): \(links)")
+                    }
                     for a in applied {
                         let step = a["step"] as! Int
                         #expect(a["state_hash"] as? String == coordHash[step] && coordHash[step] != nil,

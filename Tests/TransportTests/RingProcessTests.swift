@@ -9,16 +9,41 @@ import Transport
 @Suite(.serialized) struct RingProcessTests {
     static let counts = [0, 1, 2, 3, 5, 16, 17, 1000, 1023, 4097, 65_541, 300_007]
 
-    @Test(arguments: [2, 3, 4, 5, 6])
-    func sumsAreCorrectAndBitwiseIdentical(ranks n: Int) throws {
+    /// Payload paths: every link through shared memory (the default for co-located ranks), every link over the
+    /// socket, or rank 0 with shared memory off (it makes no offer and declines its predecessor's: a ring of both).
+    enum Payloads: String, CustomTestStringConvertible, Sendable {
+        case shared, sockets, mixed
+        var testDescription: String { rawValue }
+    }
+
+    @Test(arguments: [(2, Payloads.shared), (3, .shared), (4, .shared), (5, .shared), (6, .shared), (2, .sockets),
+                      (4, .sockets), (3, .mixed)])
+    func sumsAreCorrectAndBitwiseIdentical(ranks n: Int, payloads: Payloads) throws {
         let dir = ProbeHarness.scratchDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let endpoints = ProbeHarness.endpoints(n)
         // Small segments so even modest buffers take many segments and exercise the credit window.
         let args = ["--counts", Self.counts.map(String.init).joined(separator: ","), "--dir", dir,
                     "--segment-bytes", "4096", "--window", "3", "--job", "21", "--gen", "4"]
-        let ranks = try (0 ..< n).map { try ProbeHarness.start("allreduce", rank: $0, endpoints: endpoints, args) }
+        func shared(_ r: Int) -> Bool { payloads == .shared || payloads == .mixed && r != 0 }
+        let ranks = try (0 ..< n).map {
+            try ProbeHarness.start("allreduce", rank: $0, endpoints: endpoints,
+                                   args + ["--shared-memory", shared($0) ? "1" : "0"])
+        }
         ProbeHarness.expectSuccess(ranks, timeout: 90)
+        // Which path each link took: rank r → r+1 is shared only if both ends allow it.
+        for r in 0 ..< n {
+            let stats = ranks[r].output.split(separator: "\n").first { $0.hasPrefix("stats") }.map(String.init) ?? ""
+            func field(_ name: String) -> String? {
+                stats.split(separator: " ").first { $0.hasPrefix("\(name)=") }.map { String($0.dropFirst(name.count + 1)) }
+            }
+            let linkShared = shared(r) && shared((r + 1) % n)
+            let sent = Int(field("sharedSent") ?? "") ?? -1
+            #expect(linkShared ? sent > 0 : sent == 0, "rank \(r) (\(payloads)): \(stats)")
+            if payloads == .mixed && r == 0 {
+                #expect(field("declined") == "shared_memory_is_off_on_this_rank", "rank 0 declines its predecessor's offer: \(stats)")
+            }
+        }
         for count in Self.counts {
             let inputs = try (0 ..< n).map { try ProbeHarness.floats("\(dir)/in-\($0)-\(count).bin") }
             let outputs = try (0 ..< n).map { try ProbeHarness.floats("\(dir)/out-\($0)-\(count).bin") }

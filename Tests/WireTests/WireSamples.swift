@@ -30,6 +30,12 @@ let sampleEnvelopes: [Envelope] = [
         phase: .gatherBlocks, sequence: 0, segment: 0, operationBytes: 0, payload: []))),
     Envelope(jobID: 5, generation: 6, step: 7, sender: 0, message: .ringAbort(RingAbort(
         failedRank: 2, reason: "rank 3 saw: connection lost"))),
+    Envelope(jobID: 5, generation: 6, step: 7, sender: 2,
+             message: .ringCredit(RingCredit(upTo: 8, sharedAccepted: true))),
+    Envelope(jobID: 5, generation: 6, sender: 1, message: .ringSharedOffer(RingSharedOffer(
+        hostKey: "b0fe0d37|pid:[4026531836]|net:[4026531833]|0", pid: 4_000_000, fd: 7, slots: 4, slotBytes: 1 << 20))),
+    Envelope(jobID: 5, generation: 6, step: 7, sender: 3, message: .ringSharedSegment(RingSharedSegment(
+        phase: .allGather, sequence: 43, segment: 1, operationBytes: 1 << 30, slot: 3, byteCount: 1 << 20))),
 ]
 
 /// Deterministic generator for fuzzing (SplitMix64).
