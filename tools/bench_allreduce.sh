@@ -2,10 +2,12 @@
 # bench_allreduce.sh — ring all-reduce: mugs (ZeroMQ ring) vs torch.distributed gloo, in the same run, plus the raw
 # ZeroMQ loopback limit.
 #
-# 1. `mugs bench allreduce --workers N --size S…` (N local processes on 127.0.0.1),
+# 1. `mugs bench allreduce --workers N --size S…` (N local processes on 127.0.0.1), twice: as co-located workers run
+#    (segment bytes through shared memory, headers over ZeroMQ/TCP) and with --no-shared-memory (every payload over
+#    loopback TCP, as between hosts),
 # 2. ../shared/bench/gloo_allreduce.py (same sizes, same timing rules: barrier, timed op, max over ranks),
 # 3. ../shared/bench/zmq_pingpong_thr.c (raw libzmq PUSH/PULL throughput, compiled here with gcc -O2),
-# then a table per (N, size): busbw of both (nccl-tests: busbw = algbw · 2(N−1)/N), the ratio mugs/gloo (target
+# then a table per (N, size): busbw of each (nccl-tests: busbw = algbw · 2(N−1)/N), the ratios mugs/gloo (target
 # ≥ 1.5 at 64 and 256 MiB) and mugs busbw as a fraction of the raw zero-copy ZeroMQ throughput for 1 MiB messages.
 #
 # Usage: tools/bench_allreduce.sh [--workers "2 4"] [--sizes "1 16 64 256"] [--iters N]
@@ -34,9 +36,13 @@ fi
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-echo "== mugs ring all-reduce"
+echo "== mugs ring all-reduce (co-located: shared-memory payloads)"
 # shellcheck disable=SC2086
 "$MUGS" bench allreduce --workers $workers --size $sizes --iters "$iters" | tee "$work/mugs.txt"
+
+echo "== mugs ring all-reduce (--no-shared-memory: every payload over loopback TCP)"
+# shellcheck disable=SC2086
+"$MUGS" bench allreduce --workers $workers --size $sizes --iters "$iters" --no-shared-memory | tee "$work/tcp.txt"
 
 echo "== torch.distributed gloo"
 # shellcheck disable=SC2086
@@ -47,12 +53,13 @@ gcc -O2 -o "$work/zmq_thr" "$bench_dir/zmq_pingpong_thr.c" -lzmq
 "$work/zmq_thr" | tee "$work/zmq.txt"
 
 echo "== summary (GB/s = 1e9 B/s; busbw per nccl-tests)"
-python3 - "$work/mugs.txt" "$work/gloo.txt" "$work/zmq.txt" <<'PY'
+python3 - "$work/mugs.txt" "$work/gloo.txt" "$work/zmq.txt" "$work/tcp.txt" <<'PY'
 import re, sys
-mugs, gloo = {}, {}
-for line in open(sys.argv[1]):
-    m = re.search(r"ranks=(\d+) size=(\d+) MiB .*busbw\s+([\d.]+) GB/s", line)
-    if m: mugs[(int(m[1]), int(m[2]))] = float(m[3])
+mugs, gloo, tcp = {}, {}, {}
+for path, table in ((sys.argv[1], mugs), (sys.argv[4], tcp)):
+    for line in open(path):
+        m = re.search(r"ranks=(\d+) size=(\d+) MiB .*busbw\s+([\d.]+) GB/s", line)
+        if m: table[(int(m[1]), int(m[2]))] = float(m[3])
 for line in open(sys.argv[2]):
     m = re.search(r"world=(\d+) size=\s*(\d+) MiB .*busbw\s+([\d.]+) GB/s", line)
     if m: gloo[(int(m[1]), int(m[2]))] = float(m[3])
@@ -61,11 +68,13 @@ for line in open(sys.argv[3]):
     m = re.search(r"thr-zerocopy\s+msg=\s*1\.0 MiB.*->\s*([\d.]+) GB/s", line)
     if m: raw = float(m[1])
 print(f"raw ZeroMQ zero-copy 1 MiB messages: {raw} GB/s")
-print(f"{'N':>2} {'size':>8} {'mugs busbw':>11} {'gloo busbw':>11} {'mugs/gloo':>10} {'of raw zmq':>11}")
+print("busbw GB/s; 'shm' = mugs as co-located workers run it, 'tcp' = mugs --no-shared-memory")
+print(f"{'N':>2} {'size':>8} {'shm':>7} {'tcp':>7} {'gloo':>7} {'shm/gloo':>9} {'tcp/gloo':>9} {'shm/raw':>8} {'tcp/raw':>8}")
+def ratio(a, b, w):
+    return f"{a / b:{w}.2f}" if a and b else f"{'-':>{w}}"
 for key in sorted(mugs):
     n, mib = key
-    g = gloo.get(key)
-    ratio = f"{mugs[key] / g:10.2f}" if g else f"{'-':>10}"
-    frac = f"{mugs[key] / raw:11.2f}" if raw else f"{'-':>11}"
-    print(f"{n:>2} {mib:>4} MiB {mugs[key]:>11.2f} {g if g else float('nan'):>11.2f} {ratio} {frac}")
+    s, t, g = mugs.get(key), tcp.get(key), gloo.get(key)
+    print(f"{n:>2} {mib:>4} MiB {s:>7.2f} {t if t else float('nan'):>7.2f} {g if g else float('nan'):>7.2f} "
+          f"{ratio(s, g, 9)} {ratio(t, g, 9)} {ratio(s, raw, 8)} {ratio(t, raw, 8)}")
 PY
