@@ -30,6 +30,13 @@ final class WorkerInbox: @unchecked Sendable {
         return items.isEmpty ? nil : items.removeFirst()
     }
 
+    /// The first waiting item `predicate` maps to a value (items stay queued), without waiting.
+    func firstPending<T>(_ predicate: (Item) -> T?) -> T? {
+        cond.lock(); defer { cond.unlock() }
+        for item in items { if let v = predicate(item) { return v } }
+        return nil
+    }
+
     /// Tells the I/O thread to finish.
     func close() {
         cond.lock()

@@ -93,6 +93,10 @@ extension WorkerService {
                 log.log("applied", String(format: "step %d applied (rank %d of %d, %d images, %.3f s, %.1f img/s)",
                                           p.step, p.rank, p.worldSize, b, t2 - t0, shared.imagesPerSecond), fields)
             }
+        } catch RingError.interrupted(let reason) {
+            // The coordinator has moved on (its message is next in the inbox); nothing to report.
+            log.log("ring", "generation \(p.generation) step \(p.step): left the ring: \(reason)")
+            dropGeneration()
         } catch let e as RingError {
             log.log("ring", "generation \(p.generation) step \(p.step): \(e)")
             send(.job(.ringFailed(peerRank: Int32(e.failedRank ?? -1), reason: "\(e)")), generation: p.generation,

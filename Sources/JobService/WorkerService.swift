@@ -213,7 +213,11 @@ public final class WorkerService {
         o.bindEndpoint = settings.dataBind
         o.sharedMemory = settings.ringSharedMemory
         do {
-            ring = try Ring(rank: r, endpoints: eps, generation: UInt64(g), jobID: jobID, options: o)
+            let ring = try Ring(rank: r, endpoints: eps, generation: UInt64(g), jobID: jobID, options: o)
+            // A ring waiting for a peer gives up as soon as the coordinator has moved on, instead of running into
+            // the join or progress timeout (e.g. a member stopped while the ring formed).
+            ring.interruption = { [inbox] in inbox.firstPending { Self.supersedes($0, generation: g) } }
+            self.ring = ring
             let b = EpochPlanSlice.size(rank: r, worldSize: eps.count, batch: j.config.batch_size)
             loader = try BatchLoader(dataset: j.dataset, config: j.crops, batchSize: max(1, b), seed: j.welcome.seed,
                                      threads: settings.loaderThreads, depth: 3)
@@ -236,6 +240,23 @@ public final class WorkerService {
     }
 
     /// Forgets the current generation: ring, loader, plans (the cache stays).
+    /// Why a queued item makes generation `g`'s ring pointless, or nil.
+    static func supersedes(_ item: WorkerInbox.Item, generation g: Int) -> String? {
+        switch item {
+        case .terminate: return "terminating"
+        case .coordinatorLost: return "the coordinator went silent"
+        case let .message(env):
+            switch env.message {
+            case .job(.generation) where Int(env.generation) > g:
+                return "the coordinator started generation \(env.generation)"
+            case .job(.abort) where Int(env.generation) == g: return "the coordinator aborted generation \(g)"
+            case .job(.evict): return "evicted"
+            case .job(.finished): return "the job is over"
+            default: return nil
+            }
+        }
+    }
+
     func dropGeneration() {
         ring?.close()
         ring = nil

@@ -28,6 +28,7 @@ extension Ring {
                     throw .joinTimedOut(waitingFor: waiting, endpoints: waiting.map { endpoints[$0] },
                                         seconds: timeout ?? options.joinTimeout)
                 }
+                try checkInterruption()
                 try pollAndPump(timeout: min(remaining, 0.5), wantsWrite: !helloSent || !offerSent)
             }
         } catch {
@@ -59,7 +60,8 @@ extension Ring {
                 if opReceived == total && opSent == total { break }
                 let waited = -lastProgress.timeIntervalSinceNow
                 if waited >= options.peerTimeout { throw progressTimeout(total: total) }
-                let cap = predecessorSuspectSince == nil ? 1.0 : 0.05
+                if waited >= 0.25 { try checkInterruption() }
+                let cap = predecessorSuspectSince == nil ? (interruption == nil ? 1.0 : 0.5) : 0.05
                 try pollAndPump(timeout: min(options.peerTimeout - waited, cap), wantsWrite: blocked)
             }
             // libzmq may still be writing the last segments from the caller's buffer: wait until it is done.
@@ -76,6 +78,13 @@ extension Ring {
         receiveSequence += UInt64(total)
         statistics.operations += 1
         opBase = nil
+    }
+
+    /// Throws `.interrupted` if the owner's check gives a reason (asked at most every 0.4 s).
+    private func checkInterruption() throws(RingError) {
+        guard let check = interruption, -lastInterruptionCheck.timeIntervalSinceNow >= 0.4 else { return }
+        lastInterruptionCheck = Date()
+        if let reason = check() { throw .interrupted(reason) }
     }
 
     /// Sends every segment whose data is ready and that the successor has credit for. Returns true if the socket

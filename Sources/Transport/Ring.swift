@@ -82,6 +82,13 @@ public final class Ring {
     var ownedChunkReduced: ((Range<Int>) -> Void)?
     var ownedChunkFloats: Range<Int> = 0 ..< 0
 
+    /// Asked while the ring waits — forming, or an operation without progress for a quarter second — at most
+    /// about twice a second: a non-nil reason makes the wait give up with `RingError.interrupted` (after telling
+    /// the neighbours) instead of running into `joinTimeout` / `peerTimeout`. A worker uses it to notice that the
+    /// coordinator has moved on to the next generation while it waits for a peer that will never come.
+    public var interruption: (() -> String?)?
+    var lastInterruptionCheck = Date.distantPast
+
     // All-gather scratch.
     let lengthSlots: AlignedFloatBuffer
     var lengths: [Int]

@@ -32,6 +32,9 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
     case transport(TransportError)
     /// The ring failed earlier (the inner error) and cannot be used again; form a new one (next generation).
     indirect case ringUnusable(RingError)
+    /// The owner's `Ring.interruption` check asked to give up (e.g. the coordinator already formed the next
+    /// generation); the reason it gave.
+    case interrupted(String)
 
     public var description: String {
         switch self {
@@ -43,6 +46,7 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
         case let .invalidConfiguration(s): return "ring configuration: \(s)"
         case let .transport(e): return "ring transport: \(e)"
         case let .ringUnusable(e): return "ring already failed (\(e)); form a new generation"
+        case let .interrupted(reason): return "ring operation interrupted: \(reason)"
         }
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import JobService
+@testable import JobService
 import MugsModel
 import Testing
 import Wire
@@ -79,6 +79,32 @@ extension JobTests {
             let viaWire = StepEntries(capacity: 3, config: c)
             try EntriesCodec.fill(viaWire, from: m)
             #expect(viaWire.instanceTargets[5] == 2.5 && viaWire.weak == [true, false, true])
+        }
+
+        /// Which queued items end a worker's wait in generation 5's ring (`Ring.interruption`), and which do not.
+        @Test func queuedMessagesThatSupersedeARing() {
+            func msg(_ g: UInt64, _ m: JobMessage) -> WorkerInbox.Item {
+                .message(Envelope(jobID: 1, generation: g, message: .job(m)))
+            }
+            let next = msg(6, .generation(rank: 0, endpoints: ["tcp://a:1"], firstStep: 9))
+            #expect(WorkerService.supersedes(next, generation: 5) == "the coordinator started generation 6")
+            #expect(WorkerService.supersedes(msg(5, .generation(rank: 0, endpoints: [], firstStep: 0)),
+                                             generation: 5) == nil)
+            #expect(WorkerService.supersedes(msg(5, .abort(reason: "x")), generation: 5)
+                    == "the coordinator aborted generation 5")
+            #expect(WorkerService.supersedes(msg(4, .abort(reason: "old")), generation: 5) == nil)
+            #expect(WorkerService.supersedes(msg(5, .plan(rank: 0, worldSize: 2, epoch: 0, indices: [1])),
+                                             generation: 5) == nil)
+            #expect(WorkerService.supersedes(msg(0, .evict(reason: "silent")), generation: 5) == "evicted")
+            #expect(WorkerService.supersedes(.terminate, generation: 5) == "terminating")
+            #expect(WorkerService.supersedes(.coordinatorLost, generation: 5) == "the coordinator went silent")
+            let inbox = WorkerInbox()
+            inbox.push(msg(5, .plan(rank: 0, worldSize: 2, epoch: 0, indices: [1])))
+            #expect(inbox.firstPending { WorkerService.supersedes($0, generation: 5) } == nil)
+            inbox.push(next)
+            #expect(inbox.firstPending { WorkerService.supersedes($0, generation: 5) }
+                    == "the coordinator started generation 6")
+            #expect(inbox.next(timeout: 0) != nil && inbox.next(timeout: 0) != nil, "items stay queued")
         }
 
         @Test func tokensAndJobIdentity() throws {

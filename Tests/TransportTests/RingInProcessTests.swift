@@ -124,6 +124,31 @@ import Wire
         #expect(throws: RingError.self) { try ring.allReduce(b.buffer, keepingAlive: b) }
     }
 
+    /// A rank waiting for a neighbour that never comes gives up as soon as its owner's interruption check says so
+    /// (here on the third question), long before the 30 s join timeout, with the owner's reason.
+    @Test func interruptionEndsAWaitLongBeforeTheJoinTimeout() throws {
+        let endpoints = ProbeHarness.endpoints(2)
+        var o = RingOptions()
+        o.joinTimeout = 30
+        let ring = try Ring(rank: 0, endpoints: endpoints, generation: 1, jobID: 1, options: o)
+        var asked = 0
+        ring.interruption = {
+            asked += 1
+            return asked >= 3 ? "generation 2 has started" : nil
+        }
+        let start = Date()
+        do {
+            let b = AlignedFloatBuffer(count: 4)
+            try ring.allReduce(b.buffer, keepingAlive: b)
+            Issue.record("all-reduce without a peer returned")
+        } catch {
+            #expect(error == .interrupted("generation 2 has started"), "got \(error)")
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(asked == 3)
+        #expect(elapsed < 5, "gave up after \(elapsed) s")
+    }
+
     @Test func mismatchedSizesAreAProtocolViolation() {
         let endpoints = ProbeHarness.endpoints(2)
         let results = Results()
