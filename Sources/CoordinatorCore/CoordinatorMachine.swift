@@ -97,6 +97,15 @@ public struct CoordinatorMachine: Sendable {
         var out: [CoordinatorAction] = []
         switch event {
         case .tick(let t):
+            // Ticks come every ≤ 0.1 s from a running coordinator. A longer gap means this process did not run (SIGSTOP,
+            // a paused VM, a suspended laptop, or a long blocking call): the workers' silence in that gap is ours, so
+            // it is not held against them — otherwise a whole job paused and resumed together would evict everyone.
+            let gap = t - now
+            if gap > settings.heartbeatTimeout && !workers.isEmpty {
+                for id in workers.keys { workers[id]!.lastHeard += gap }
+                out.append(.log(String(format: "no tick for %.1f s (this process was stopped or blocked): the workers' "
+                                       + "silence during it does not count", gap)))
+            }
             now = max(now, t)
             let silent = workers.values.filter { now - $0.lastHeard > settings.heartbeatTimeout }
             for w in silent.sorted(by: { $0.joinOrder < $1.joinOrder }) {

@@ -100,9 +100,14 @@ final class WorkerLink {
     private func loop() {
         var poller = ZMQPoller([dealer, pull])
         var leaving = false
+        var lastLoop = ProcessLifecycle.now()
         while true {
             _ = try? poller.poll(timeout: 0.1)
             let now = ProcessLifecycle.now()
+            // This loop runs every ≤ 0.1 s; a longer gap means this process was stopped (e.g. the whole job was
+            // SIGSTOPped and continued): the coordinator's silence in that gap is ours, not its.
+            if now - lastLoop > heartbeatTimeout { lastHeardCoordinator += now - lastLoop }
+            lastLoop = now
             drainCoordinator(now)
             drainOutbox()
             if inbox.isClosed { break }

@@ -85,6 +85,26 @@ import Testing
         #expect(m.committed == 2, "step 2 is redone, nothing committed is lost")
     }
 
+    /// The coordinator itself stalled (the whole job was SIGSTOPped and continued): the silence is not the workers'.
+    /// A worker still silent a full timeout after the stall is evicted as usual.
+    @Test func aStalledCoordinatorDoesNotEvictWorkersForItsOwnSilence() {
+        var m = M(settings: .init(heartbeatTimeout: 3, totalSteps: 100), committedStep: 0)
+        _ = acts(&m, .tick(now: 1))
+        _ = acts(&m, .joined(1, Self.info(1), cacheStep: 0))
+        _ = acts(&m, .joined(2, Self.info(2), cacheStep: 0))
+        _ = acts(&m, .tick(now: 1.1))
+        #expect(m.handle(.tick(now: 21.1))
+                    == [.log("no tick for 20.0 s (this process was stopped or blocked): the workers' silence during it "
+                             + "does not count")])
+        #expect(Set(m.workers.keys) == [1, 2])
+        _ = acts(&m, .heard(1))
+        #expect(acts(&m, .tick(now: 23.0)) == [], "2.0 s of silence since the stall")
+        _ = acts(&m, .heard(1))
+        let late = acts(&m, .tick(now: 24.5))
+        #expect(late.first == .evict(2, reason: "no message for 3.5 s (timeout 3.0 s)"), "\(late)")
+        #expect(Set(m.workers.keys) == [1])
+    }
+
     @Test func belowMinWorkersTheJobWaitsAndResumesWhenOneJoins() {
         var m = M(settings: .init(minWorkers: 2, totalSteps: 100), committedStep: 5)
         _ = acts(&m, .joined(1, Self.info(1), cacheStep: 5))

@@ -43,6 +43,30 @@ extension JobTests {
 
         /// Issue test 6: kill the coordinator while a checkpoint is being written: the previous checkpoint is intact and
         /// loads. Large memories make each checkpoint take long enough to be caught half-written.
+        /// The whole job stopped for longer than every timeout and continued (a paused VM or container, SIGSTOP to the
+        /// process group): the coordinator and the workers see that the silence was their own, nobody is evicted, and
+        /// training goes on.
+        @Test(.timeLimit(.minutes(3))) func aJobPausedAsAWholeResumesWithoutEvictions() throws {
+            let h = try JobHarness()
+            defer { h.stop() }
+            let c = try h.coordinator(["--steps", "100000", "--min-workers", "2"])
+            let ws = try (0 ..< 2).map { try h.worker("w\($0)") }
+            try c.waitFor("3 committed steps", timeout: 60) { c.committedSteps($0).count >= 3 }
+            for d in [c] + ws { d.signal(SIGSTOP) }
+            // The scenario, not a synchronisation: stopped for twice the 2 s heartbeat timeout.
+            Thread.sleep(forTimeInterval: 4)
+            for d in [c] + ws { d.signal(SIGCONT) }
+            let n = c.committedSteps(c.events).count
+            try c.waitFor("progress after the pause", timeout: 60) { c.committedSteps($0).count >= n + 3 }
+            #expect(c.events("evict").isEmpty, "nobody is evicted for the pause:\n\(c.log)")
+            #expect(c.log.contains("no tick for"), "the coordinator notices its own pause")
+            for w in ws {
+                #expect(!w.log.contains("no message from the coordinator"), "\(w.name) keeps the coordinator:\n\(w.log)")
+            }
+            #expect(try h.control("stop") == 202)
+            #expect(c.waitForExit(timeout: 60) == 0, "\(c.log)")
+        }
+
         @Test(.timeLimit(.minutes(3))) func killDuringCheckpointLeavesThePreviousOneIntact() throws {
             let big = JobHarness.tinyConfig.replacingOccurrences(of: "local_group_memory_size: 64",
                                                                   with: "local_group_memory_size: 262144")
