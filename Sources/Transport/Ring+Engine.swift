@@ -105,14 +105,9 @@ extension Ring {
                                      segments: segments) else { return true }
                 continue
             }
-            let header = FrameHeader(type: .ringSegment, jobID: jobID, generation: generation, step: opStep,
-                                     sequence: sequence, aux: UInt64(schedule.totalBytes), sender: UInt32(rank),
-                                     segment: UInt32(i % segments), phase: schedule.phase(i / segments),
-                                     frameCount: 1, dataLength: UInt64(range.count))
-            header.encode(into: headerScratch)
             do throws(TransportError) {
-                guard try outbound.send(UnsafeRawBufferPointer(start: headerScratch, count: FrameHeader.size),
-                                        more: true) else { return true }
+                guard try sendSegmentHeader(.ringSegment, item: i, sequence: sequence, segments: segments,
+                                            dataLength: range.count) else { return true }
                 let ok: Bool
                 if range.count >= options.zeroCopyThreshold {
                     ok = try outbound.sendZeroCopy(base + range.lowerBound, count: range.count,
@@ -129,12 +124,28 @@ extension Ring {
             } catch {
                 throw .transport(error)
             }
-            opSent += 1
-            statistics.segmentsSent += 1
-            statistics.payloadBytesSent += range.count
-            lastProgress = Date()
+            segmentSent(bytes: range.count)
         }
         return false
+    }
+
+    /// Encodes segment `i`'s header into the scratch and sends it as the message's first frame; false if the socket
+    /// would block (nothing was sent).
+    private func sendSegmentHeader(_ type: MessageType, item i: Int, sequence: UInt64, segments: Int,
+                                   bodyLength: Int = 0, dataLength: Int = 0) throws(TransportError) -> Bool {
+        let header = FrameHeader(type: type, jobID: jobID, generation: generation, step: opStep, sequence: sequence,
+                                 aux: UInt64(schedule.totalBytes), sender: UInt32(rank), segment: UInt32(i % segments),
+                                 phase: schedule.phase(i / segments), frameCount: 1, bodyLength: UInt64(bodyLength),
+                                 dataLength: UInt64(dataLength))
+        header.encode(into: headerScratch)
+        return try outbound.send(UnsafeRawBufferPointer(start: headerScratch, count: FrameHeader.size), more: true)
+    }
+
+    private func segmentSent(bytes: Int) {
+        opSent += 1
+        statistics.segmentsSent += 1
+        statistics.payloadBytesSent += bytes
+        lastProgress = Date()
     }
 
     /// Sends segment `i` through the co-located successor's view of our slots: one copy into slot
@@ -142,14 +153,9 @@ extension Ring {
     private func sendShared(item i: Int, sequence: UInt64, range: Range<Int>, base: UnsafeMutableRawPointer,
                             slots: SharedSlots, segments: Int) throws(RingError) -> Bool {
         let slot = Int(sequence % UInt64(slots.slots))
-        let header = FrameHeader(type: .ringSharedSegment, jobID: jobID, generation: generation, step: opStep,
-                                 sequence: sequence, aux: UInt64(schedule.totalBytes), sender: UInt32(rank),
-                                 segment: UInt32(i % segments), phase: schedule.phase(i / segments),
-                                 frameCount: 1, bodyLength: UInt64(RingSharedSegment.bodySize))
-        header.encode(into: headerScratch)
         do throws(TransportError) {
-            guard try outbound.send(UnsafeRawBufferPointer(start: headerScratch, count: FrameHeader.size),
-                                    more: true) else { return false }
+            guard try sendSegmentHeader(.ringSharedSegment, item: i, sequence: sequence, segments: segments,
+                                        bodyLength: RingSharedSegment.bodySize) else { return false }
             // The slot is free (credits), and the receiver reads it only after this message arrives.
             if range.count > 0 {
                 slots.slot(slot).copyMemory(from: base + range.lowerBound, byteCount: range.count)
@@ -164,11 +170,8 @@ extension Ring {
             throw .transport(error)
         }
         tracker.markCopied(i)
-        opSent += 1
-        statistics.segmentsSent += 1
         statistics.sharedSegmentsSent += 1
-        statistics.payloadBytesSent += range.count
-        lastProgress = Date()
+        segmentSent(bytes: range.count)
         return true
     }
 

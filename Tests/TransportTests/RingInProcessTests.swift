@@ -104,21 +104,31 @@ import Wire
         #expect(Array(out.block(0)) == [1, 2, 3])
     }
 
-    @Test func joinTimesOutNamingTheMissingNeighbour() throws {
+    /// Rank 0 of a ring of two whose rank 1 never starts: the error its first all-reduce throws, and after how long.
+    static func allReduceAlone(joinTimeout: Double, _ configure: (Ring) -> Void = { _ in })
+        throws -> (ring: Ring, endpoints: [String], error: RingError?, seconds: Double) {
         let endpoints = ProbeHarness.endpoints(2)
         var o = RingOptions()
-        o.joinTimeout = 0.5
+        o.joinTimeout = joinTimeout
         let ring = try Ring(rank: 0, endpoints: endpoints, generation: 1, jobID: 1, options: o)
+        configure(ring)
         let start = Date()
+        var thrown: RingError?
         do {
             let b = AlignedFloatBuffer(count: 4)
             try ring.allReduce(b.buffer, keepingAlive: b)
-            Issue.record("all-reduce without a peer returned")
-        } catch {
-            guard case let .joinTimedOut(waiting, eps, _) = error else { Issue.record("got \(error)"); return }
-            #expect(waiting == [1] && eps == [endpoints[1]])
+        } catch { thrown = error }
+        return (ring, endpoints, thrown, Date().timeIntervalSince(start))
+    }
+
+    @Test func joinTimesOutNamingTheMissingNeighbour() throws {
+        let (ring, endpoints, error, seconds) = try Self.allReduceAlone(joinTimeout: 0.5)
+        guard case let .joinTimedOut(waiting, eps, _) = error else {
+            Issue.record("expected a join timeout, got \(String(describing: error))")
+            return
         }
-        #expect(Date().timeIntervalSince(start) < 3)
+        #expect(waiting == [1] && eps == [endpoints[1]])
+        #expect(seconds < 3)
         // The ring is unusable afterwards and says why.
         let b = AlignedFloatBuffer(count: 1)
         #expect(throws: RingError.self) { try ring.allReduce(b.buffer, keepingAlive: b) }
@@ -127,26 +137,16 @@ import Wire
     /// A rank waiting for a neighbour that never comes gives up as soon as its owner's interruption check says so
     /// (here on the third question), long before the 30 s join timeout, with the owner's reason.
     @Test func interruptionEndsAWaitLongBeforeTheJoinTimeout() throws {
-        let endpoints = ProbeHarness.endpoints(2)
-        var o = RingOptions()
-        o.joinTimeout = 30
-        let ring = try Ring(rank: 0, endpoints: endpoints, generation: 1, jobID: 1, options: o)
         var asked = 0
-        ring.interruption = {
-            asked += 1
-            return asked >= 3 ? "generation 2 has started" : nil
+        let (_, _, error, seconds) = try Self.allReduceAlone(joinTimeout: 30) { ring in
+            ring.interruption = {
+                asked += 1
+                return asked >= 3 ? "generation 2 has started" : nil
+            }
         }
-        let start = Date()
-        do {
-            let b = AlignedFloatBuffer(count: 4)
-            try ring.allReduce(b.buffer, keepingAlive: b)
-            Issue.record("all-reduce without a peer returned")
-        } catch {
-            #expect(error == .interrupted("generation 2 has started"), "got \(error)")
-        }
-        let elapsed = Date().timeIntervalSince(start)
+        #expect(error == .interrupted("generation 2 has started"), "got \(String(describing: error))")
         #expect(asked == 3)
-        #expect(elapsed < 5, "gave up after \(elapsed) s")
+        #expect(seconds < 5, "gave up after \(seconds) s")
     }
 
     @Test func mismatchedSizesAreAProtocolViolation() {
