@@ -4,7 +4,8 @@ extension JobMessage {
     /// Which frames messages of a job type carry (nil for types that are not job messages).
     static func frames(_ type: MessageType) -> (body: Bool, data: Bool)? {
         switch type {
-        case .welcome, .evict, .refused, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed, .leave:
+        case .welcome, .evict, .refused, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed, .leave,
+             .onlineKNNRequest, .onlineKNNResult:
             return (true, false)
         case .stateReceived: return (false, false)
         case .sliceEntries: return (true, true)
@@ -46,6 +47,13 @@ extension JobMessage {
             return (w.bytes, e.floatBytes)
         case let .ringFailed(peer, reason):
             w.u32(UInt32(bitPattern: peer)); w.string(reason)
+        case let .onlineKNNRequest(q):
+            w.string(q.trainSpec); w.string(q.valSpec); w.u32(q.trainCount); w.u32(q.valCount); w.u32(q.k)
+            w.f64(q.temperature)
+        case let .onlineKNNResult(a):
+            w.f64(a.top1); w.f64(a.top5); w.u32(a.k); w.u32(a.trainCount); w.u32(a.valCount); w.f64(a.seconds)
+            w.u8(a.error == nil ? 0 : 1)
+            if let e = a.error { w.string(e) }
         }
         return (w.bytes, nil)
     }
@@ -134,6 +142,20 @@ extension JobMessage {
         case .ringFailed:
             return .ringFailed(peerRank: Int32(bitPattern: try r.u32("ringFailed.peerRank")),
                                reason: try r.string("ringFailed.reason"))
+        case .onlineKNNRequest:
+            return .onlineKNNRequest(OnlineKNNRequest(
+                trainSpec: try r.string("onlineKNNRequest.trainSpec"), valSpec: try r.string("onlineKNNRequest.valSpec"),
+                trainCount: try r.u32("onlineKNNRequest.trainCount"), valCount: try r.u32("onlineKNNRequest.valCount"),
+                k: try r.u32("onlineKNNRequest.k"), temperature: try r.f64("onlineKNNRequest.temperature")))
+        case .onlineKNNResult:
+            var a = OnlineKNNResult(top1: try r.f64("onlineKNNResult.top1"), top5: try r.f64("onlineKNNResult.top5"),
+                                    k: try r.u32("onlineKNNResult.k"), trainCount: try r.u32("onlineKNNResult.trainCount"),
+                                    valCount: try r.u32("onlineKNNResult.valCount"),
+                                    seconds: try r.f64("onlineKNNResult.seconds"))
+            let flag = try r.u8("onlineKNNResult.failed")
+            guard flag <= 1 else { throw .invalidValue(field: "onlineKNNResult.failed", detail: "flag \(flag) is not 0 or 1") }
+            if flag == 1 { a.error = try r.string("onlineKNNResult.error") }
+            return .onlineKNNResult(a)
         default:
             throw .unknownType(type.rawValue)
         }

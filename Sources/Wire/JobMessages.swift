@@ -22,6 +22,9 @@ public enum JobMessage: Sendable, Equatable {
     /// Starts a state transfer at the header's step: the scalar part of the state and the sizes of the float sections
     /// that `StateTransfer` messages then fill.
     case stateHeader(StateHeader)
+    /// Evaluate the teacher by kNN (`OnlineKNN`) once the cache is at the header's step, and answer with
+    /// `onlineKNNResult`. Sent to one worker every `--online-knn-every` committed steps.
+    case onlineKNNRequest(OnlineKNNRequest)
 
     // Worker → coordinator.
     /// The worker loaded the complete state of the header's step into its cache.
@@ -37,6 +40,8 @@ public enum JobMessage: Sendable, Equatable {
     case ringFailed(peerRank: Int32, reason: String)
     /// The worker leaves the job cleanly (SIGTERM).
     case leave(reason: String)
+    /// The answer to `onlineKNNRequest` for the header's step: accuracies, or why the evaluation failed.
+    case onlineKNNResult(OnlineKNNResult)
 
     /// The header type of this message.
     public var type: MessageType {
@@ -54,6 +59,8 @@ public enum JobMessage: Sendable, Equatable {
         case .sliceEntries: return .sliceEntries
         case .ringFailed: return .ringFailed
         case .leave: return .leave
+        case .onlineKNNRequest: return .onlineKNNRequest
+        case .onlineKNNResult: return .onlineKNNResult
         }
     }
 }
@@ -126,5 +133,44 @@ public struct SliceEntries: Sendable, Equatable {
     /// Floats the data frame must hold for these dimensions.
     public var expectedFloats: UInt64 {
         2 * UInt64(count) * (UInt64(instanceDim) + UInt64(localGroupDim) + UInt64(memoryDim))
+    }
+}
+
+/// What an online kNN evaluation runs on: the neighbour bank (the first `trainCount` images of `trainSpec`) and the
+/// queries (the first `valCount` of `valSpec`), both dataset specs as `--data` takes them.
+public struct OnlineKNNRequest: Sendable, Equatable {
+    public var trainSpec: String
+    public var valSpec: String
+    public var trainCount: UInt32
+    public var valCount: UInt32
+    public var k: UInt32
+    /// Vote temperature T (weights exp(sim/T)).
+    public var temperature: Double
+
+    public init(trainSpec: String, valSpec: String, trainCount: UInt32, valCount: UInt32, k: UInt32,
+                temperature: Double) {
+        self.trainSpec = trainSpec; self.valSpec = valSpec; self.trainCount = trainCount; self.valCount = valCount
+        self.k = k; self.temperature = temperature
+    }
+}
+
+/// An online kNN evaluation's outcome. `error` is nil on success; otherwise the numbers are 0 and it says why
+/// (e.g. an unreadable dataset) — training goes on either way.
+public struct OnlineKNNResult: Sendable, Equatable {
+    /// Percentages, 0–100.
+    public var top1: Double
+    public var top5: Double
+    public var k: UInt32
+    /// Images actually used (a dataset smaller than the request gives fewer).
+    public var trainCount: UInt32
+    public var valCount: UInt32
+    /// Wall time of the evaluation on the worker (including the one-time decoding of the subsets).
+    public var seconds: Double
+    public var error: String?
+
+    public init(top1: Double, top5: Double, k: UInt32, trainCount: UInt32, valCount: UInt32, seconds: Double,
+                error: String? = nil) {
+        self.top1 = top1; self.top5 = top5; self.k = k; self.trainCount = trainCount; self.valCount = valCount
+        self.seconds = seconds; self.error = error
     }
 }

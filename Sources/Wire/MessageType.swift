@@ -42,6 +42,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case leave = 42
     case finished = 43
     case refused = 44
+    case onlineKNNRequest = 45
+    case onlineKNNResult = 46
 }
 
 /// Which part of a ring collective a segment belongs to (the header's `phase` field).

@@ -30,6 +30,16 @@ import Testing
             floatBytes: [UInt8](repeating: 0x3F, count: 4 * 12))))),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 2, message: .job(.ringFailed(peerRank: -1, reason: "x"))),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 2, message: .job(.leave(reason: "SIGTERM"))),
+        Envelope(jobID: 7, generation: 4, step: 400, message: .job(.onlineKNNRequest(OnlineKNNRequest(
+            trainSpec: "fashion-mnist:train", valSpec: "/data/imagenet/val", trainCount: 5000, valCount: 1000, k: 20,
+            temperature: 0.07)))),
+        Envelope(jobID: 7, generation: 4, step: 400, message: .job(.onlineKNNRequest(OnlineKNNRequest(
+            trainSpec: "", valSpec: "", trainCount: .max, valCount: 0, k: 0, temperature: -.infinity)))),
+        Envelope(jobID: 7, generation: 5, step: 400, sender: 0, message: .job(.onlineKNNResult(OnlineKNNResult(
+            top1: 61.2, top5: 97.1, k: 20, trainCount: 5000, valCount: 1000, seconds: 8.125)))),
+        Envelope(jobID: 7, generation: 5, step: 400, sender: 0, message: .job(.onlineKNNResult(OnlineKNNResult(
+            top1: 0, top5: 0, k: 20, trainCount: 0, valCount: 0, seconds: 0.01,
+            error: "fashion-mnist:test: no such file /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz")))),
     ]
 
     @Test func everyJobMessageRoundTripsAsFramesAndFlat() throws {
@@ -59,6 +69,16 @@ import Testing
         var g = entries.encodedFrames()
         g[1][16] = 2
         #expect(throws: WireError.self) { try Envelope.decode(frames: g) }
+        // An online kNN result whose failure flag (after top1, top5, k, counts, seconds) is not 0 or 1.
+        let result = Envelope(jobID: 1, generation: 1, message: .job(.onlineKNNResult(OnlineKNNResult(
+            top1: 50, top5: 90, k: 20, trainCount: 10, valCount: 5, seconds: 1))))
+        var k = result.encodedFrames()
+        k[1][8 + 8 + 4 + 4 + 4 + 8] = 2
+        #expect(throws: WireError.self) { try Envelope.decode(frames: k) }
+        // A failure flag without its message: truncated.
+        var t = result.encodedFrames()
+        t[1][8 + 8 + 4 + 4 + 4 + 8] = 1
+        #expect(throws: WireError.self) { try Envelope.decode(frames: t) }
     }
 
     @Test func mutatedJobMessagesDecodeOrThrow() {
