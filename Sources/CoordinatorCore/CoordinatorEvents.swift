@@ -29,6 +29,8 @@ public enum CoordinatorEvent: Sendable, Equatable {
     /// A rank's ring operation failed (timeout or error naming the peer rank, if known).
     case ringFailed(CoordinatorMachine.WorkerID, generation: Int, step: Int, peer: Int?, reason: String)
     case tick(now: Double)
+    /// The service is done with the held state at `step` (`Settings.holdEvery`): planning may go past it.
+    case holdReleased(step: Int)
     case pauseRequested
     case resumeRequested
     case stopRequested

@@ -23,11 +23,17 @@ public struct CoordinatorMachine: Sendable {
         public var totalSteps: Int
         /// Compare workers' state hashes with the coordinator's every this many steps (0 = never).
         public var hashCheckEvery: Int
+        /// Hold the pipeline at every committed step that is a multiple of this (0 = never): the step after it is
+        /// planned only once `.holdReleased(step:)` says so. The service uses the pause to have a worker read its
+        /// state at that step (online kNN) while no step is in flight, so no ring peer waits inside a collective
+        /// and no ring timeout can fire. The step the machine starts at is never held.
+        public var holdEvery: Int
 
         public init(minWorkers: Int = 1, maxWorkers: Int = 64, heartbeatTimeout: Double = 3, lookahead: Int = 2,
-                    totalSteps: Int, hashCheckEvery: Int = 10) {
+                    totalSteps: Int, hashCheckEvery: Int = 10, holdEvery: Int = 0) {
             self.minWorkers = minWorkers; self.maxWorkers = maxWorkers; self.heartbeatTimeout = heartbeatTimeout
             self.lookahead = lookahead; self.totalSteps = totalSteps; self.hashCheckEvery = hashCheckEvery
+            self.holdEvery = holdEvery
         }
     }
 
@@ -79,6 +85,8 @@ public struct CoordinatorMachine: Sendable {
     private var awaitingReport: Set<WorkerID> = []
     /// The ring of the generation that ended last.
     private var previousRing: Set<WorkerID> = []
+    /// The last held step released (`Settings.holdEvery`); steps up to it are planned freely.
+    private var releasedHold: Int
 
     /// - Parameter lastGeneration: the highest generation a previous coordinator of this job used (from its
     ///   checkpoint), so a restarted coordinator's generations are new to every worker.
@@ -88,6 +96,7 @@ public struct CoordinatorMachine: Sendable {
         generation = max(0, lastGeneration)
         committed = committedStep
         planned = committedStep
+        releasedHold = committedStep
         if committedStep >= settings.totalSteps { phase = .finished }
     }
 
@@ -223,6 +232,11 @@ public struct CoordinatorMachine: Sendable {
                 planAhead(&out)
             }
 
+        case .holdReleased(let step):
+            guard step > releasedHold else { break }
+            releasedHold = step
+            if phase == .running { planAhead(&out) }
+
         case .stopRequested:
             guard phase != .finished else { break }
             stopRequested = true
@@ -321,9 +335,14 @@ public struct CoordinatorMachine: Sendable {
         }
     }
 
-    /// Keeps `lookahead` steps in flight, telling every rank its share.
+    /// Whether `step` may not be planned yet: the state at it is held (`Settings.holdEvery`) and not released.
+    public func isHeld(_ step: Int) -> Bool {
+        settings.holdEvery > 0 && step > releasedHold && step % settings.holdEvery == 0
+    }
+
+    /// Keeps `lookahead` steps in flight, telling every rank its share; never plans past a held step.
     private mutating func planAhead(_ out: inout [CoordinatorAction]) {
-        while planned < committed + settings.lookahead && planned < settings.totalSteps {
+        while planned < committed + settings.lookahead && planned < settings.totalSteps && !isHeld(planned) {
             for (rank, id) in ring.enumerated() {
                 out.append(.sendPlan(to: id, generation: generation, step: planned, rank: rank, worldSize: ring.count))
             }
