@@ -57,12 +57,12 @@ targets += [
 products += [.executable(name: "mugs-coordinator", targets: ["Coordinator"]),
              .executable(name: "mugs-worker", targets: ["Worker"])]
 targets += [
-    .target(name: "JobService", dependencies: ["CoordinatorCore", "ControlPort", "MugsData", "MugsModel", "Transport",
-                                               "Wire"], swiftSettings: native),
+    .target(name: "JobService", dependencies: ["CoordinatorCore", "ControlPort", "MugsData", "MugsEval", "MugsModel",
+                                               "Transport", "Wire"], swiftSettings: native),
     .executableTarget(name: "Coordinator", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
     .executableTarget(name: "Worker", dependencies: ["JobService", argumentParser], swiftSettings: native),
-    .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "MugsModel", "Transport", "Wire", "Coordinator",
-                                             "Worker"]),
+    .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "MugsData", "MugsEval", "MugsModel", "Transport",
+                                             "Wire", "Coordinator", "Worker"]),
 ]
 
 // MARK: eval — kNN and linear-probe evaluation, feature cache, timm export mapping, attention maps

@@ -22,6 +22,10 @@ extension StatusReport {
         } else {
             lines.append("last checkpoint none")
         }
+        if let o = onlineKnn {
+            lines.append(String(format: "online kNN step %d  top-1 %.2f%%  top-5 %.2f%%  (k=%d, %d/%d images, %@, %.1f s)",
+                                o.step, o.top1, o.top5, o.k, o.trainCount, o.valCount, o.worker, o.seconds))
+        }
         if skippedFiles > 0 { lines.append("skipped unreadable files \(skippedFiles)") }
         lines.append("workers \(workers.count) (min \(minWorkers))")
         lines.append("  rank  host                            heartbeat   img/s")

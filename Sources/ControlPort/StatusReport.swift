@@ -30,6 +30,25 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public init(path: String, step: Int, unixTime: Double) { self.path = path; self.step = step; self.unixTime = unixTime }
     }
 
+    /// The last online kNN evaluation during training (`--online-knn-every`): the teacher at `step`, accuracies in
+    /// percent, the images used, the evaluating worker and its wall time. (Named `Knn` so that the JSON key
+    /// `online_knn` decodes back with `.convertFromSnakeCase`.)
+    public struct OnlineKnn: Codable, Sendable, Equatable {
+        public var step: Int
+        public var top1: Double
+        public var top5: Double
+        public var k: Int
+        public var trainCount: Int
+        public var valCount: Int
+        public var seconds: Double
+        public var worker: String
+        public init(step: Int, top1: Double, top5: Double, k: Int, trainCount: Int, valCount: Int, seconds: Double,
+                    worker: String) {
+            self.step = step; self.top1 = top1; self.top5 = top5; self.k = k; self.trainCount = trainCount
+            self.valCount = valCount; self.seconds = seconds; self.worker = worker
+        }
+    }
+
     public var job: String
     /// `waiting` (below min workers), `training`, `paused`, `stopping`, `finished`.
     public var state: String
@@ -51,17 +70,21 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var etaSeconds: Double?
     public var lastCheckpoint: Checkpoint?
     public var skippedFiles: Int
+    /// Absent when online kNN is off or before its first result.
+    public var onlineKnn: OnlineKnn?
 
     public init(job: String, state: String, generation: Int, step: Int, totalSteps: Int, epoch: Int,
                 epochProgress: Double, globalBatch: Int, minWorkers: Int, workers: [Worker], losses: Losses?,
                 lr: Double, weightDecay: Double, teacherMomentum: Double, teacherTemperature: Double,
-                imagesPerSecond: Double, etaSeconds: Double?, lastCheckpoint: Checkpoint?, skippedFiles: Int) {
+                imagesPerSecond: Double, etaSeconds: Double?, lastCheckpoint: Checkpoint?, skippedFiles: Int,
+                onlineKnn: OnlineKnn? = nil) {
         self.job = job; self.state = state; self.generation = generation; self.step = step
         self.totalSteps = totalSteps; self.epoch = epoch; self.epochProgress = epochProgress
         self.globalBatch = globalBatch; self.minWorkers = minWorkers; self.workers = workers; self.losses = losses
         self.lr = lr; self.weightDecay = weightDecay; self.teacherMomentum = teacherMomentum
         self.teacherTemperature = teacherTemperature; self.imagesPerSecond = imagesPerSecond
         self.etaSeconds = etaSeconds; self.lastCheckpoint = lastCheckpoint; self.skippedFiles = skippedFiles
+        self.onlineKnn = onlineKnn
     }
 
     /// Stable JSON (sorted keys, snake_case) as served by the control port.

@@ -75,6 +75,25 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Log format: text or json.")
     var logFormat = "text"
 
+    /// One worker (rank 0) evaluates between steps while the ring waits; docs/OPERATIONS.md.
+    @Option(help: "Evaluate the teacher by kNN every N committed steps and at the last step; shown in /status, /metrics and the log (0: off).")
+    var onlineKnnEvery = 0
+
+    @Option(help: "Online kNN neighbour bank: a dataset spec (default: --data).")
+    var onlineKnnTrain: String?
+
+    @Option(help: "Online kNN queries: a labelled held-out dataset spec (required unless --data is fashion-mnist:train: then fashion-mnist:test).")
+    var onlineKnnVal: String?
+
+    @Option(help: "Online kNN: the first N images of the bank.")
+    var onlineKnnTrainCount = 5000
+
+    @Option(help: "Online kNN: the first N images of the queries.")
+    var onlineKnnValCount = 1000
+
+    @Option(help: "Online kNN: neighbours per query (T = 0.07).")
+    var onlineKnnK = 20
+
     func validate() throws {
         guard (config == nil) || (preset == nil) else { throw ValidationError("give --config or --preset, not both") }
         if let preset, MugsConfig.preset(named: preset) == nil {
@@ -97,6 +116,13 @@ struct CoordinatorCommand: ParsableCommand {
             throw ValidationError("--control \(control) is not a loopback address; add --public-control to allow it")
         }
         _ = port
+        do { _ = try onlineKNNSettings() } catch { throw ValidationError("\(error)") }
+    }
+
+    func onlineKNNSettings() throws(JobError) -> OnlineKNNSettings? {
+        try OnlineKNNSettings.from(every: onlineKnnEvery, dataSpec: data, trainSpec: onlineKnnTrain,
+                                   valSpec: onlineKnnVal, trainCount: onlineKnnTrainCount,
+                                   valCount: onlineKnnValCount, k: onlineKnnK)
     }
 
     static func hostPort(_ s: String) throws -> (String, Int) {
@@ -127,7 +153,8 @@ struct CoordinatorCommand: ParsableCommand {
                 token: try JobToken.read(file: tokenFile), totalSteps: steps, checkpointEverySteps: checkpointEvery,
                 checkpointEveryMinutes: checkpointMinutes, keepCheckpoints: keepCheckpoints,
                 heartbeatInterval: heartbeatInterval, heartbeatTimeout: heartbeatTimeout, hashEvery: hashEvery,
-                logInterval: logInterval, logSamples: logSamples, logFormat: JobLog.Format(rawValue: logFormat)!)
+                logInterval: logInterval, logSamples: logSamples, logFormat: JobLog.Format(rawValue: logFormat)!,
+                onlineKNN: try onlineKNNSettings())
             let service = try CoordinatorService(settings: settings, log: log)
             let code = service.run()
             if code != 0 { throw ExitCode(code) }

@@ -45,7 +45,13 @@ extension CoordinatorService {
             case .paused:
                 log.log("pause", "paused at step \(state.step); POST /resume continues")
             case let .finish(reason):
-                finishedReason = reason
+                if let p = onlineKNNPending {
+                    // The last evaluation is under way: finish when it answers (or its worker leaves, or times out).
+                    log.log("online_knn", "waiting for the online kNN result at step \(p.step) before finishing")
+                    deferredFinish = reason
+                } else {
+                    finishedReason = reason
+                }
             case let .log(text):
                 log.log("machine", text)
             }
@@ -90,7 +96,9 @@ extension CoordinatorService {
             send(.commit(Commit(stateHash: hash)), to: id, generation: g, step: step)
         }
         logStep(applied, losses, generation: g, samples: samples.flatMap { $0 }, hash: hashNow ? hash : nil, now: now)
+        requestOnlineKNNIfDue()
         handle(machine.handle(.committed(step: step, stateHash: hash)))
+        releaseOnlineKNNHoldIfIdle()
         if settings.checkpointEverySteps > 0 && state.step % settings.checkpointEverySteps == 0 {
             checkpoint(reason: "every \(settings.checkpointEverySteps) steps", wait: false)
         }

@@ -91,6 +91,9 @@ extension CoordinatorService {
             if peer >= 0, g == machine.generation, Int(peer) < machine.ring.count { probe(machine.ring[Int(peer)]) }
             handle(machine.handle(.ringFailed(id, generation: g, step: step, peer: peer >= 0 ? Int(peer) : nil,
                                               reason: reason)))
+        case let .onlineKNNResult(r):
+            handle(machine.handle(.heard(id)))
+            receivedOnlineKNN(r, from: id, step: step)
         case let .leave(reason):
             log.log("leave", "\(peers[id]?.name ?? "?") leaves: \(reason)")
             handle(machine.handle(.left(id, reason: "left: \(reason)")))

@@ -37,7 +37,7 @@ extension CoordinatorService {
             teacherMomentum: state.schedules.teacherMomentum(step: min(step, max(0, totalSteps - 1))),
             teacherTemperature: state.schedules.teacherTemperature(epoch: epoch), imagesPerSecond: ips,
             etaSeconds: eta, lastCheckpoint: lastCheckpoint,
-            skippedFiles: skippedByWorker.values.reduce(0, +))
+            skippedFiles: skippedByWorker.values.reduce(0, +), onlineKnn: onlineKNNLast)
         var m = PrometheusText()
         m.gauge("mugs_step", "Steps committed.", Double(step))
         m.gauge("mugs_total_steps", "Steps the job runs.", Double(totalSteps))
@@ -65,6 +65,13 @@ extension CoordinatorService {
         if let c = lastCheckpoint {
             m.gauge("mugs_last_checkpoint_step", "Step of the last checkpoint written.", Double(c.step))
             m.gauge("mugs_last_checkpoint_timestamp_seconds", "Unix time of the last checkpoint.", c.unixTime)
+        }
+        if let o = onlineKNNLast {
+            m.gauge("mugs_online_knn_top1", "Online kNN top-1 accuracy of the teacher (ratio, 0-1), at mugs_online_knn_step.",
+                    o.top1 / 100)
+            m.gauge("mugs_online_knn_top5", "Online kNN top-5 accuracy of the teacher (ratio, 0-1), at mugs_online_knn_step.",
+                    o.top5 / 100)
+            m.gauge("mugs_online_knn_step", "Step of the teacher the last online kNN result was computed on.", Double(o.step))
         }
         m.gauges("mugs_worker_heartbeat_age_seconds", "Seconds since the worker's last message.",
                  workers.map { ([("host", $0.host), ("rank", String($0.rank))], $0.heartbeatAgeSeconds) })

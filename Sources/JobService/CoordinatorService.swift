@@ -74,6 +74,10 @@ public final class CoordinatorService {
     /// Unreadable images each worker (by name) reported skipping; the status shows the sum.
     var skippedByWorker: [String: Int] = [:]
     var finishedReason: String?
+    /// A finish that waits for the last online kNN result (`CoordinatorService+OnlineKNN`).
+    var deferredFinish: String?
+    var onlineKNNPending: OnlineKNNPending?
+    var onlineKNNLast: StatusReport.OnlineKnn?
     var exitCode: Int32 = 0
     let startTime = ProcessLifecycle.now()
 
@@ -126,6 +130,17 @@ public final class CoordinatorService {
             state = try JobState.initial(config: c, stepsPerEpoch: plan.stepsPerEpoch, seed: seed)
         }
         sections = StateSections(state)
+        if let k = s.onlineKNN {
+            // Open the evaluation's datasets now, so a wrong spec is an error at start, not at the first evaluation.
+            for (flag, spec) in [("--online-knn-train", k.trainSpec), ("--online-knn-val", k.valSpec)] where spec != s.dataSpec {
+                let d: ImageDataset
+                do { d = try DatasetSpec.open(spec) } catch {
+                    throw JobError("\(flag) \(spec)", "cannot be opened: \(error)",
+                                   hint: "online kNN needs a labelled dataset (fashion-mnist:train|test or an ImageFolder root)")
+                }
+                guard d.count > 0 else { throw JobError("\(flag) \(spec)", "holds no images") }
+            }
+        }
         let lastGeneration = Int(resumed?.extra["generation"] ?? "") ?? 0
         // Every rank needs at least one image of the global batch.
         let maxWorkers = min(s.maxWorkers, c.batch_size)
@@ -135,7 +150,8 @@ public final class CoordinatorService {
         }
         machine = CoordinatorMachine(settings: .init(minWorkers: s.minWorkers, maxWorkers: maxWorkers,
                                                      heartbeatTimeout: s.heartbeatTimeout, lookahead: 2,
-                                                     totalSteps: totalSteps, hashCheckEvery: s.hashEvery),
+                                                     totalSteps: totalSteps, hashCheckEvery: s.hashEvery,
+                                                     holdEvery: s.onlineKNN?.every ?? 0),
                                      committedStep: state.step, lastGeneration: lastGeneration)
         lastCheckpointStep = resumed?.step ?? -1
         lastCheckpointTime = ProcessLifecycle.now()
@@ -187,6 +203,7 @@ public final class CoordinatorService {
             dropLostPeers()
             pumpStreams()
             let now = ProcessLifecycle.now()
+            checkOnlineKNN(now)
             handle(machine.handle(.tick(now: now - startTime)))
             for action in control.takeActions() { perform(action) }
             if now - lastHeartbeatSent >= settings.heartbeatInterval { sendHeartbeats(now) }

@@ -28,18 +28,68 @@ public struct CoordinatorSettings: Sendable {
     /// Put each committed step's sample indices in the JSON log.
     public var logSamples: Bool
     public var logFormat: JobLog.Format
+    /// Online kNN during training (nil: off).
+    public var onlineKNN: OnlineKNNSettings?
 
     public init(dataSpec: String, config: MugsConfig?, checkpointDir: String, listen: String, controlHost: String,
                 controlPort: Int, minWorkers: Int, maxWorkers: Int, token: String, totalSteps: Int?,
                 checkpointEverySteps: Int, checkpointEveryMinutes: Double, keepCheckpoints: Int,
                 heartbeatInterval: Double, heartbeatTimeout: Double, hashEvery: Int, logInterval: Double,
-                logSamples: Bool, logFormat: JobLog.Format) {
+                logSamples: Bool, logFormat: JobLog.Format, onlineKNN: OnlineKNNSettings? = nil) {
         self.dataSpec = dataSpec; self.config = config; self.checkpointDir = checkpointDir; self.listen = listen
         self.controlHost = controlHost; self.controlPort = controlPort; self.minWorkers = minWorkers
         self.maxWorkers = maxWorkers; self.token = token; self.totalSteps = totalSteps
         self.checkpointEverySteps = checkpointEverySteps; self.checkpointEveryMinutes = checkpointEveryMinutes
         self.keepCheckpoints = keepCheckpoints; self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout; self.hashEvery = hashEvery; self.logInterval = logInterval
-        self.logSamples = logSamples; self.logFormat = logFormat
+        self.logSamples = logSamples; self.logFormat = logFormat; self.onlineKNN = onlineKNN
+    }
+}
+
+/// Online kNN during training: every `every` committed steps (and at the last step) one worker evaluates the
+/// teacher's kNN accuracy on fixed subsets (`OnlineKNN`); the result goes to `/status`, `/metrics` and the log.
+public struct OnlineKNNSettings: Sendable, Equatable {
+    /// Committed steps between evaluations (≥ 1).
+    public var every: Int
+    /// Dataset specs of the neighbour bank and of the queries, as `--data` takes them.
+    public var trainSpec: String
+    public var valSpec: String
+    /// The first this many images of each.
+    public var trainCount: Int
+    public var valCount: Int
+    public var k: Int
+    /// Vote temperature (DINO's 0.07).
+    public var temperature: Double
+    /// Longest wait for a result before training goes on without it (a worker that stays alive but never answers).
+    public var timeoutSeconds: Double
+
+    public init(every: Int, trainSpec: String, valSpec: String, trainCount: Int = 5000, valCount: Int = 1000,
+                k: Int = 20, temperature: Double = 0.07, timeoutSeconds: Double = 1800) {
+        self.every = every; self.trainSpec = trainSpec; self.valSpec = valSpec; self.trainCount = trainCount
+        self.valCount = valCount; self.k = k; self.temperature = temperature; self.timeoutSeconds = timeoutSeconds
+    }
+
+    /// The settings the coordinator's options give, checked: nil when `every` is 0. The bank defaults to the training
+    /// data; the queries must be named unless the training data is `fashion-mnist:train` (then `fashion-mnist:test`).
+    public static func from(every: Int, dataSpec: String, trainSpec: String?, valSpec: String?, trainCount: Int,
+                            valCount: Int, k: Int) throws(JobError) -> OnlineKNNSettings? {
+        guard every >= 0 else { throw JobError("--online-knn-every \(every)", "must be ≥ 0 (0 turns online kNN off)") }
+        guard every > 0 else { return nil }
+        guard trainCount >= 1, valCount >= 1, k >= 1 else {
+            throw JobError("--online-knn-train-count/--online-knn-val-count/--online-knn-k",
+                           "must be ≥ 1 (got \(trainCount), \(valCount), \(k))")
+        }
+        guard k < trainCount else {
+            throw JobError("--online-knn-k \(k)", "needs more bank images than neighbours (--online-knn-train-count \(trainCount))")
+        }
+        let train = trainSpec ?? dataSpec
+        let val: String
+        if let valSpec { val = valSpec } else if train == "fashion-mnist:train" { val = "fashion-mnist:test" } else {
+            throw JobError("--online-knn-every \(every)", "needs --online-knn-val (held-out images with labels)",
+                           hint: "e.g. --online-knn-val /data/imagenet/val; only fashion-mnist:train has a default "
+                                 + "(fashion-mnist:test)")
+        }
+        return OnlineKNNSettings(every: every, trainSpec: train, valSpec: val, trainCount: trainCount,
+                                 valCount: valCount, k: k)
     }
 }

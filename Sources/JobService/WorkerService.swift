@@ -1,5 +1,6 @@
 import Foundation
 import MugsData
+import MugsEval
 import MugsModel
 import Transport
 import Wire
@@ -58,6 +59,10 @@ public final class WorkerService {
     var lastAppliedLog = -Double.infinity
     /// Unreadable images skipped by this worker's loaders (the largest count any loader reported).
     var skippedFiles = 0
+    /// The coordinator's online kNN request waiting for the cache to reach its step (`WorkerService+OnlineKNN`).
+    var onlineKNNRequest: (step: Int, generation: Int, request: OnlineKNNRequest)?
+    /// The evaluator built for the last request (decoded subsets), reused while the request's parameters stay.
+    var onlineKNN: (key: OnlineKNNKey, evaluator: OnlineKNN)?
 
     public init(settings s: WorkerSettings, log: JobLog) throws {
         settings = s
@@ -84,6 +89,7 @@ public final class WorkerService {
                 item = inbox.next(timeout: 0)
             }
             skipStalePlans()
+            if exitCode == nil { runOnlineKNNIfReady() }
             if exitCode == nil && runnable() { runStep() }
         }
         dropGeneration()
@@ -101,6 +107,7 @@ public final class WorkerService {
         case .terminate:
             exitCode = 0
         case .coordinatorLost:
+            onlineKNNRequest = nil
             dropGeneration()
             receiver.reset()
             publishCacheHash()
@@ -121,6 +128,7 @@ public final class WorkerService {
             }
         case let .job(.evict(reason)):
             log.log("evicted", "the coordinator dropped this worker: \(reason); joining again (cache at step \(cacheStep))")
+            onlineKNNRequest = nil
             dropGeneration()
             receiver.reset()
             publishCacheHash()
@@ -144,6 +152,8 @@ public final class WorkerService {
                          indices: indices.map { Int($0) })
             plans.append(p)
             submitPlans()
+        case let .job(.onlineKNNRequest(r)):
+            onlineKNNRequest = (step, g, r)
         case let .job(.stateHeader(h)):
             guard let j = job else { return }
             do {

@@ -16,6 +16,9 @@ public final class OnlineKNN {
     let valImages: [Float], valLabels: [Int]
     let classNames: [String]
     let pool: ComputePool
+    /// Images decoded into the bank and the queries (fewer than asked when a dataset is smaller).
+    public var trainCount: Int { trainLabels.count }
+    public var valCount: Int { valLabels.count }
     let batch: Int
 
     /// Decodes the subsets (eval transform at `imageSize`) once.

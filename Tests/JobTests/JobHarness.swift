@@ -200,14 +200,15 @@ final class JobHarness {
     }
 
     /// `count` synthetic 28×28 grey images with labels, as uncompressed IDX files under Fashion-MNIST's names (zlib
-    /// reads uncompressed data through its gzip reader).
-    static func writeDataset(_ dir: String, count: Int) throws {
+    /// reads uncompressed data through its gzip reader). `split` "t10k" writes the test split (other pixel noise);
+    /// `firstIndex` shifts the shapes and labels (image i looks like — and has the label of — training image i).
+    static func writeDataset(_ dir: String, count: Int, split: String = "train", firstIndex: Int = 0) throws {
         var images: [UInt8] = [0, 0, 8, 3]
         for d in [count, 28, 28] { images += withUnsafeBytes(of: UInt32(d).bigEndian) { Array($0) } }
         var labels: [UInt8] = [0, 0, 8, 1]
         labels += withUnsafeBytes(of: UInt32(count).bigEndian) { Array($0) }
-        var x: UInt64 = 0x1234_5678
-        for i in 0 ..< count {
+        var x: UInt64 = split == "train" ? 0x1234_5678 : 0x8765_4321
+        for i in firstIndex ..< firstIndex + count {
             let cx = 6 + i % 16, cy = 6 + (i / 16) % 16, r = 3 + i % 7
             for y in 0 ..< 28 {
                 for xx in 0 ..< 28 {
@@ -218,8 +219,8 @@ final class JobHarness {
             }
             labels.append(UInt8(i % 10))
         }
-        try Data(images).write(to: URL(fileURLWithPath: dir + "/train-images-idx3-ubyte.gz"))
-        try Data(labels).write(to: URL(fileURLWithPath: dir + "/train-labels-idx1-ubyte.gz"))
+        try Data(images).write(to: URL(fileURLWithPath: dir + "/\(split)-images-idx3-ubyte.gz"))
+        try Data(labels).write(to: URL(fileURLWithPath: dir + "/\(split)-labels-idx1-ubyte.gz"))
     }
 
     static func freePorts(_ count: Int) -> [Int] {
@@ -246,6 +247,12 @@ final class JobHarness {
     func control(_ action: String) throws -> Int {
         try ControlClient.request(host: "127.0.0.1", port: controlPort, method: "POST", path: "/" + action,
                                   headers: [("Authorization", "Bearer \(token)")]).status
+    }
+
+    /// GET /metrics, as text.
+    func metrics() throws -> String {
+        let r = try ControlClient.request(host: "127.0.0.1", port: controlPort, method: "GET", path: "/metrics")
+        return String(decoding: r.body, as: UTF8.self)
     }
 
     /// GET /status, decoded.

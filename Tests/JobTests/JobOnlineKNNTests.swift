@@ -1,0 +1,87 @@
+import ControlPort
+import Foundation
+import MugsData
+import MugsEval
+import MugsModel
+import Testing
+
+extension JobTests {
+    /// `--online-knn-every`: a worker evaluates the teacher between steps; the result in the log and `/status` is
+    /// exactly what `OnlineKNN` computes in this process from the checkpoint written at that step.
+    @Suite struct JobOnlineKNNTests {
+        @Test(.timeLimit(.minutes(3))) func resultsMatchAnEvaluationOfTheCheckpointAtThatStep() throws {
+            // A teacher that moves quickly (no warm-up, a fast EMA), so the accuracies differ from step to step.
+            let h = try JobHarness(config: JobHarness.tinyConfig.replacingOccurrences(of: "warmup_epochs: 1", with:
+                "warmup_epochs: 0\nlr: 0.5\nmomentum_teacher: 0.5"))
+            defer { h.stop() }
+            // The held-out split (the default queries for fashion-mnist:train): shapes no training image has exactly.
+            try JobHarness.writeDataset(h.dir + "/fmnist", count: 48, split: "t10k", firstIndex: 100)
+            let every = 3, steps = 7, trainCount = 64, valCount = 40, k = 5
+            let c = try h.coordinator(["--steps", "\(steps)", "--min-workers", "2", "--hash-every", "1",
+                                       "--checkpoint-every", "\(every)", "--keep-checkpoints", "5",
+                                       "--online-knn-every", "\(every)", "--online-knn-train-count", "\(trainCount)",
+                                       "--online-knn-val-count", "\(valCount)", "--online-knn-k", "\(k)"])
+            let ws = try (0 ..< 2).map { try h.worker("w\($0)", ["--threads", "1"]) }
+            // While the job runs: /status and /metrics show the first result.
+            try c.waitFor("the first online kNN result", timeout: 120) { e in
+                e.contains { $0["event"] as? String == "online_knn" && $0["top1"] != nil }
+            }
+            let status = try h.status()
+            let metrics = try h.metrics()
+            #expect(c.waitForExit(timeout: 120) == 0, "\(c.log)")
+            for w in ws { #expect(w.waitForExit(timeout: 20) == 0, "\(w.log)") }
+
+            let results = c.events("online_knn").filter { $0["top1"] != nil }
+            // Every multiple of 3 after the start, and the last step (7).
+            #expect(results.compactMap { $0["step"] as? Int } == [3, 6, 7], "\(c.log)")
+            #expect(c.events("abort").isEmpty && c.events("generation").count == 1, "one ring throughout: \(c.log)")
+            let got = Dictionary(uniqueKeysWithValues: results.compactMap { r -> (Int, [String: Any])? in
+                (r["step"] as? Int).map { ($0, r) }
+            })
+            let s = try #require(status.onlineKnn, "no online_knn in /status")
+            #expect(got[s.step]?["top1"] as? Double == s.top1 && got[s.step]?["worker"] as? String == s.worker && s.k == k,
+                    "/status \(s) vs log \(got[s.step] ?? [:])")
+            #expect(metrics.contains("mugs_online_knn_top1 ") && metrics.contains("mugs_online_knn_step \(s.step)"),
+                    "\(metrics)")
+
+            // The same evaluation in this process, from each step's checkpoint, with the worker's thread count: OpenBLAS's
+            // sgemm rounds differently with 2 threads, and a collapsed teacher's near-ties then vote differently.
+            BLAS.setThreads(1)
+            defer { BLAS.setThreads(ProcessInfo.processInfo.activeProcessorCount) } // OpenBLAS's default
+            let dir = h.dir + "/fmnist"
+            let evaluator = try OnlineKNN(train: try FashionMNIST.open(split: .train, directory: dir),
+                                          val: try FashionMNIST.open(split: .test, directory: dir),
+                                          trainCount: trainCount, valCount: valCount, k: k, imageSize: 16, threads: 1)
+            var checkpointTop1: [Int: Double] = [:]
+            for step in [3, 6, 7] {
+                let source = try BackboneSource.open(h.checkpointDir + String(format: "/step-%09d", step))
+                #expect(source.checkpoint?.step == step)
+                let want = try evaluator.evaluate(params: try source.makeEmbedder().params,
+                                                  architecture: source.architecture)
+                let r = try #require(got[step])
+                let top1 = try #require(r["top1"] as? Double), top5 = try #require(r["top5"] as? Double)
+                print("online kNN @ step \(step): job \(top1) / \(top5), checkpoint \(want.top1) / \(want.top5), "
+                      + "\(r["seconds"] ?? "?") s on \(r["worker"] ?? "?")")
+                #expect(abs(top1 - want.top1) <= 1e-9 && abs(top5 - want.top5) <= 1e-9,
+                        "step \(step): job \(top1)/\(top5), checkpoint \(want.top1)/\(want.top5)")
+                #expect(r["train_count"] as? Int == trainCount && r["val_count"] as? Int == valCount)
+                checkpointTop1[step] = want.top1
+            }
+            // The evaluation sees the step's teacher: not the same accuracy throughout.
+            #expect(Set(checkpointTop1.values).count > 1, "\(checkpointTop1)")
+        }
+
+        /// A queries spec that cannot be opened stops the coordinator at start with a message naming the option.
+        @Test(.timeLimit(.minutes(1))) func badValidationSpecIsAClearErrorAtStart() throws {
+            let h = try JobHarness()
+            defer { h.stop() }
+            let c = try h.coordinator(["--online-knn-every", "5", "--online-knn-val", h.dir + "/no-such-val"])
+            #expect(c.waitForExit(timeout: 30) == 1)
+            #expect(c.log.contains("--online-knn-val \(h.dir)/no-such-val: cannot be opened"), "\(c.log)")
+            // Without --online-knn-val, a bank other than fashion-mnist:train has no default queries.
+            let d = try h.coordinator(["--online-knn-every", "5", "--online-knn-train", h.dir + "/folder"], name: "c2")
+            #expect(d.waitForExit(timeout: 30) != 0)
+            #expect(d.log.contains("needs --online-knn-val"), "\(d.log)")
+        }
+    }
+}
