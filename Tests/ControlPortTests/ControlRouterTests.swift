@@ -107,5 +107,20 @@ extension StatusReport {
             #expect(t.contains(needle), "missing \(needle) in\n\(t)")
         }
         #expect(StatusReport.duration(42) == "42s" && StatusReport.duration(725) == "12m05s")
+        #expect(!t.contains("online kNN"), "no line when online kNN is off")
+    }
+
+    @Test func onlineKNNIsInTheJSONAndTheTableWhenPresent() throws {
+        var report = StatusReport.sample
+        #expect(!report.json().contains("online_knn"), "absent when off or before the first result")
+        report.onlineKnn = .init(step: 400, top1: 61.2, top5: 97.1, k: 20, trainCount: 5000, valCount: 1000,
+                                 seconds: 8.125, worker: "worker0")
+        let json = report.json()
+        #expect(json.contains("\"online_knn\":{\"k\":20,\"seconds\":8.125,\"step\":400,\"top1\":61.2,\"top5\":97.1,"
+                              + "\"train_count\":5000,\"val_count\":1000,\"worker\":\"worker0\"}"), "\(json)")
+        #expect(try StatusReport.decode(Data(json.utf8)) == report)
+        let t = report.table()
+        #expect(t.contains("online kNN step 400  top-1 61.20%  top-5 97.10%  (k=20, 5000/1000 images, worker0, 8.1 s)"),
+                "\(t)")
     }
 }
