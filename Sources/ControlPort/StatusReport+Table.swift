@@ -23,8 +23,9 @@ extension StatusReport {
             lines.append("last checkpoint none")
         }
         if let o = onlineKnn {
-            lines.append(String(format: "online kNN step %d  top-1 %.2f%%  top-5 %.2f%%  (k=%d, %d/%d images, %@, %.1f s)",
-                                o.step, o.top1, o.top5, o.k, o.trainCount, o.valCount, o.worker, o.seconds))
+            lines.append(String(format: "online kNN step %d  top-1 %.2f%%  top-5 %.2f%%  "
+                                + "(k=%d, %d/%d images, %@, %.1f s)", o.step, o.top1, o.top5, o.k, o.trainCount,
+                                o.valCount, o.worker, o.seconds))
         }
         if skippedFiles > 0 { lines.append("skipped unreadable files \(skippedFiles)") }
         lines.append("workers \(workers.count) (min \(minWorkers))")

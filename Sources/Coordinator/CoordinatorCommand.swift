@@ -76,19 +76,25 @@ struct CoordinatorCommand: ParsableCommand {
     var logFormat = "text"
 
     /// One worker (rank 0) evaluates between steps while the ring waits; docs/OPERATIONS.md.
-    @Option(help: "Evaluate the teacher by kNN every N committed steps and at the last step; shown in /status, /metrics and the log (0: off).")
+    @Option(help: """
+        Evaluate the teacher by kNN every N committed steps and at the last step; shown in /status, /metrics and \
+        the log (0: off).
+        """)
     var onlineKnnEvery = 0
 
     @Option(help: "Online kNN neighbour bank: a dataset spec (default: --data).")
     var onlineKnnTrain: String?
 
-    @Option(help: "Online kNN queries: a labelled held-out dataset spec (required unless --data is fashion-mnist:train: then fashion-mnist:test).")
+    @Option(help: """
+        Online kNN queries: a labelled held-out dataset spec (required unless the bank is fashion-mnist:train: then \
+        fashion-mnist:test).
+        """)
     var onlineKnnVal: String?
 
-    @Option(help: "Online kNN: the first N images of the bank.")
+    @Option(help: "Online kNN: N images of the bank, evenly spaced over it.")
     var onlineKnnTrainCount = 5000
 
-    @Option(help: "Online kNN: the first N images of the queries.")
+    @Option(help: "Online kNN: N images of the queries, evenly spaced over them.")
     var onlineKnnValCount = 1000
 
     @Option(help: "Online kNN: neighbours per query (T = 0.07).")

@@ -42,7 +42,8 @@ extension CoordinatorService {
                     [("step", .int(step)), ("missing", .bool(true))])
             return
         }
-        let request = OnlineKNNRequest(trainSpec: k.trainSpec, valSpec: k.valSpec, trainCount: UInt32(clamping: k.trainCount),
+        let request = OnlineKNNRequest(trainSpec: k.trainSpec, valSpec: k.valSpec,
+                                       trainCount: UInt32(clamping: k.trainCount),
                                        valCount: UInt32(clamping: k.valCount), k: UInt32(clamping: k.k),
                                        temperature: k.temperature)
         onlineKNNPending = OnlineKNNPending(step: step, worker: id, name: p.name, since: ProcessLifecycle.now())

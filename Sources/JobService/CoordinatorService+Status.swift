@@ -67,11 +67,13 @@ extension CoordinatorService {
             m.gauge("mugs_last_checkpoint_timestamp_seconds", "Unix time of the last checkpoint.", c.unixTime)
         }
         if let o = onlineKNNLast {
-            m.gauge("mugs_online_knn_top1", "Online kNN top-1 accuracy of the teacher (ratio, 0-1), at mugs_online_knn_step.",
+            // Ratios (base units); /status shows percentages.
+            m.gauge("mugs_online_knn_top1", "Online kNN top-1 accuracy (ratio) of the teacher at mugs_online_knn_step.",
                     o.top1 / 100)
-            m.gauge("mugs_online_knn_top5", "Online kNN top-5 accuracy of the teacher (ratio, 0-1), at mugs_online_knn_step.",
+            m.gauge("mugs_online_knn_top5", "Online kNN top-5 accuracy (ratio) of the teacher at mugs_online_knn_step.",
                     o.top5 / 100)
-            m.gauge("mugs_online_knn_step", "Step of the teacher the last online kNN result was computed on.", Double(o.step))
+            m.gauge("mugs_online_knn_step", "Step of the teacher the last online kNN result was computed on.",
+                    Double(o.step))
         }
         m.gauges("mugs_worker_heartbeat_age_seconds", "Seconds since the worker's last message.",
                  workers.map { ([("host", $0.host), ("rank", String($0.rank))], $0.heartbeatAgeSeconds) })

@@ -132,11 +132,12 @@ public final class CoordinatorService {
         sections = StateSections(state)
         if let k = s.onlineKNN {
             // Open the evaluation's datasets now, so a wrong spec is an error at start, not at the first evaluation.
-            for (flag, spec) in [("--online-knn-train", k.trainSpec), ("--online-knn-val", k.valSpec)] where spec != s.dataSpec {
+            let specs = [("--online-knn-train", k.trainSpec), ("--online-knn-val", k.valSpec)]
+            for (flag, spec) in specs where spec != s.dataSpec {
                 let d: ImageDataset
                 do { d = try DatasetSpec.open(spec) } catch {
                     throw JobError("\(flag) \(spec)", "cannot be opened: \(error)",
-                                   hint: "online kNN needs a labelled dataset (fashion-mnist:train|test or an ImageFolder root)")
+                                   hint: "online kNN needs labelled images: fashion-mnist:train|test, an ImageFolder")
                 }
                 guard d.count > 0 else { throw JobError("\(flag) \(spec)", "holds no images") }
             }

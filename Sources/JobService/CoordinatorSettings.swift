@@ -54,7 +54,7 @@ public struct OnlineKNNSettings: Sendable, Equatable {
     /// Dataset specs of the neighbour bank and of the queries, as `--data` takes them.
     public var trainSpec: String
     public var valSpec: String
-    /// The first this many images of each.
+    /// This many images of each, evenly spaced over it (`DatasetSubset`).
     public var trainCount: Int
     public var valCount: Int
     public var k: Int
@@ -73,14 +73,15 @@ public struct OnlineKNNSettings: Sendable, Equatable {
     /// data; the queries must be named unless the training data is `fashion-mnist:train` (then `fashion-mnist:test`).
     public static func from(every: Int, dataSpec: String, trainSpec: String?, valSpec: String?, trainCount: Int,
                             valCount: Int, k: Int) throws(JobError) -> OnlineKNNSettings? {
-        guard every >= 0 else { throw JobError("--online-knn-every \(every)", "must be ≥ 0 (0 turns online kNN off)") }
+        guard every >= 0 else { throw JobError("--online-knn-every \(every)", "must be ≥ 0 (0: off)") }
         guard every > 0 else { return nil }
         guard trainCount >= 1, valCount >= 1, k >= 1 else {
             throw JobError("--online-knn-train-count/--online-knn-val-count/--online-knn-k",
                            "must be ≥ 1 (got \(trainCount), \(valCount), \(k))")
         }
         guard k < trainCount else {
-            throw JobError("--online-knn-k \(k)", "needs more bank images than neighbours (--online-knn-train-count \(trainCount))")
+            throw JobError("--online-knn-k \(k)",
+                           "needs more bank images than neighbours (--online-knn-train-count \(trainCount))")
         }
         let train = trainSpec ?? dataSpec
         let val: String

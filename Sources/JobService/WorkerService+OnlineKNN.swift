@@ -11,8 +11,8 @@ struct OnlineKNNKey: Equatable {
 }
 
 /// Online kNN on the worker (the coordinator's side and the protocol: `CoordinatorService+OnlineKNN`). The request
-/// names a step; the worker evaluates its teacher once its cache is exactly at that step — between steps, on the compute
-/// thread, while the coordinator holds the next step's plan back, so nothing else waits on this worker meanwhile.
+/// names a step; the worker evaluates its teacher once its cache is exactly at that step — between steps, on the
+/// compute thread, while the coordinator holds the next step's plan back, so nothing else waits on this worker.
 extension WorkerService {
     /// Evaluates the pending request if the cache is at its step; answers with an error if the cache went past it.
     func runOnlineKNNIfReady() {
@@ -20,12 +20,17 @@ extension WorkerService {
         if cacheStep < pending.step { return } // still applying steps or receiving the state
         onlineKNNRequest = nil
         guard cacheStep == pending.step else {
-            reply(pending, OnlineKNNResult(top1: 0, top5: 0, k: pending.request.k, trainCount: 0, valCount: 0, seconds: 0,
-                                           error: "\(settings.workerID)'s cache is at step \(cacheStep), past step "
-                                                  + "\(pending.step), before it could evaluate"))
+            reply(pending, OnlineKNNResult(top1: 0, top5: 0, k: pending.request.k, trainCount: 0, valCount: 0,
+                                           seconds: 0, error: "\(settings.workerID)'s cache is at step \(cacheStep), "
+                                                  + "past step \(pending.step), before it could evaluate"))
             return
         }
         let t0 = ProcessLifecycle.now()
+        let size = job?.config.global_crop_size ?? 0
+        let firstUse = onlineKNN?.key != OnlineKNNKey(request: pending.request, imageSize: size)
+        log.log("online_knn", "online kNN @ step \(pending.step): evaluating the teacher"
+                + (firstUse ? " (decoding the subsets first)" : ""),
+                [("step", .int(pending.step)), ("started", .bool(true))])
         do {
             let r = try evaluateOnlineKNN(pending.request)
             let seconds = ProcessLifecycle.now() - t0
@@ -53,11 +58,14 @@ extension WorkerService {
         let evaluator: OnlineKNN
         if let cached = onlineKNN, cached.key == key { evaluator = cached.evaluator } else {
             onlineKNN = nil // free the old subsets before decoding new ones
-            let train = try DatasetSpec.open(q.trainSpec)
-            let val = q.valSpec == q.trainSpec ? train : try DatasetSpec.open(q.valSpec)
+            // Evenly spaced subsets: the first images of a class-sorted ImageFolder would be one or two classes.
+            let trainSet = try DatasetSpec.open(q.trainSpec)
+            let valSet = q.valSpec == q.trainSpec ? trainSet : try DatasetSpec.open(q.valSpec)
+            let train = DatasetSubset.evenlySpaced(trainSet, count: Int(q.trainCount))
+            let val = DatasetSubset.evenlySpaced(valSet, count: Int(q.valCount))
             evaluator = try OnlineKNN(train: train, val: val, trainCount: Int(q.trainCount), valCount: Int(q.valCount),
-                                          k: Int(q.k), temperature: q.temperature, imageSize: c.global_crop_size,
-                                          threads: settings.threads)
+                                      k: Int(q.k), temperature: q.temperature, imageSize: c.global_crop_size,
+                                      threads: settings.threads)
             onlineKNN = (key, evaluator)
         }
         // The backbone as checkpoints describe it (`BackboneSource`): no relation block, native size = global crop.

@@ -4,8 +4,8 @@ extension JobMessage {
     /// Which frames messages of a job type carry (nil for types that are not job messages).
     static func frames(_ type: MessageType) -> (body: Bool, data: Bool)? {
         switch type {
-        case .welcome, .evict, .refused, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed, .leave,
-             .onlineKNNRequest, .onlineKNNResult:
+        case .welcome, .evict, .refused, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed,
+             .leave, .onlineKNNRequest, .onlineKNNResult:
             return (true, false)
         case .stateReceived: return (false, false)
         case .sliceEntries: return (true, true)
@@ -144,16 +144,20 @@ extension JobMessage {
                                reason: try r.string("ringFailed.reason"))
         case .onlineKNNRequest:
             return .onlineKNNRequest(OnlineKNNRequest(
-                trainSpec: try r.string("onlineKNNRequest.trainSpec"), valSpec: try r.string("onlineKNNRequest.valSpec"),
+                trainSpec: try r.string("onlineKNNRequest.trainSpec"),
+                valSpec: try r.string("onlineKNNRequest.valSpec"),
                 trainCount: try r.u32("onlineKNNRequest.trainCount"), valCount: try r.u32("onlineKNNRequest.valCount"),
                 k: try r.u32("onlineKNNRequest.k"), temperature: try r.f64("onlineKNNRequest.temperature")))
         case .onlineKNNResult:
             var a = OnlineKNNResult(top1: try r.f64("onlineKNNResult.top1"), top5: try r.f64("onlineKNNResult.top5"),
-                                    k: try r.u32("onlineKNNResult.k"), trainCount: try r.u32("onlineKNNResult.trainCount"),
+                                    k: try r.u32("onlineKNNResult.k"),
+                                    trainCount: try r.u32("onlineKNNResult.trainCount"),
                                     valCount: try r.u32("onlineKNNResult.valCount"),
                                     seconds: try r.f64("onlineKNNResult.seconds"))
             let flag = try r.u8("onlineKNNResult.failed")
-            guard flag <= 1 else { throw .invalidValue(field: "onlineKNNResult.failed", detail: "flag \(flag) is not 0 or 1") }
+            guard flag <= 1 else {
+                throw .invalidValue(field: "onlineKNNResult.failed", detail: "flag \(flag) is not 0 or 1")
+            }
             if flag == 1 { a.error = try r.string("onlineKNNResult.error") }
             return .onlineKNNResult(a)
         default:

@@ -136,8 +136,8 @@ public struct SliceEntries: Sendable, Equatable {
     }
 }
 
-/// What an online kNN evaluation runs on: the neighbour bank (the first `trainCount` images of `trainSpec`) and the
-/// queries (the first `valCount` of `valSpec`), both dataset specs as `--data` takes them.
+/// What an online kNN evaluation runs on: the neighbour bank (`trainCount` images of `trainSpec`, evenly spaced over
+/// it) and the queries (`valCount` of `valSpec`), both dataset specs as `--data` takes them.
 public struct OnlineKNNRequest: Sendable, Equatable {
     public var trainSpec: String
     public var valSpec: String

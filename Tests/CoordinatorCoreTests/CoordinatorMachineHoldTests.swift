@@ -19,7 +19,8 @@ import Testing
         #expect(base.acts(&m, .joined(2, CoordinatorMachineTests.info(2), cacheStep: 3))
                     == [.abortGeneration(generation: 1, reason: "ring re-formed"),
                         .startGeneration(generation: 2, ring: [1, 2], firstStep: 3)])
-        #expect(base.acts(&m, .holdReleased(step: 3)) == base.plans(3, gen: 2, ring: [1, 2]) + base.plans(4, gen: 2, ring: [1, 2]))
+        #expect(base.acts(&m, .holdReleased(step: 3))
+                    == base.plans(3, gen: 2, ring: [1, 2]) + base.plans(4, gen: 2, ring: [1, 2]))
         #expect(base.acts(&m, .holdReleased(step: 3)) == [], "a second release changes nothing")
         #expect(base.runStep(&m, 3) == base.plans(5, gen: 2, ring: [1, 2]))
         #expect(base.runStep(&m, 4) == [])

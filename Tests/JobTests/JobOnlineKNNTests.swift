@@ -1,5 +1,6 @@
 import ControlPort
 import Foundation
+import JobService
 import MugsData
 import MugsEval
 import MugsModel
@@ -39,19 +40,22 @@ extension JobTests {
                 (r["step"] as? Int).map { ($0, r) }
             })
             let s = try #require(status.onlineKnn, "no online_knn in /status")
-            #expect(got[s.step]?["top1"] as? Double == s.top1 && got[s.step]?["worker"] as? String == s.worker && s.k == k,
+            #expect(got[s.step]?["top1"] as? Double == s.top1 && got[s.step]?["worker"] as? String == s.worker
+                        && s.k == k,
                     "/status \(s) vs log \(got[s.step] ?? [:])")
             #expect(metrics.contains("mugs_online_knn_top1 ") && metrics.contains("mugs_online_knn_step \(s.step)"),
                     "\(metrics)")
 
-            // The same evaluation in this process, from each step's checkpoint, with the worker's thread count: OpenBLAS's
-            // sgemm rounds differently with 2 threads, and a collapsed teacher's near-ties then vote differently.
+            // The same evaluation in this process, on each step's checkpoint, with the worker's thread count: OpenBLAS
+            // rounds differently with 2 threads, and a collapsed teacher's near-ties then vote differently.
             BLAS.setThreads(1)
             defer { BLAS.setThreads(ProcessInfo.processInfo.activeProcessorCount) } // OpenBLAS's default
             let dir = h.dir + "/fmnist"
-            let evaluator = try OnlineKNN(train: try FashionMNIST.open(split: .train, directory: dir),
-                                          val: try FashionMNIST.open(split: .test, directory: dir),
-                                          trainCount: trainCount, valCount: valCount, k: k, imageSize: 16, threads: 1)
+            // Evenly spaced subsets, as the worker takes them.
+            let evaluator = try OnlineKNN(
+                train: DatasetSubset.evenlySpaced(try FashionMNIST.open(split: .train, directory: dir), count: trainCount),
+                val: DatasetSubset.evenlySpaced(try FashionMNIST.open(split: .test, directory: dir), count: valCount),
+                trainCount: trainCount, valCount: valCount, k: k, imageSize: 16, threads: 1)
             var checkpointTop1: [Int: Double] = [:]
             for step in [3, 6, 7] {
                 let source = try BackboneSource.open(h.checkpointDir + String(format: "/step-%09d", step))
@@ -69,6 +73,36 @@ extension JobTests {
             }
             // The evaluation sees the step's teacher: not the same accuracy throughout.
             #expect(Set(checkpointTop1.values).count > 1, "\(checkpointTop1)")
+        }
+
+        /// The evaluating worker is SIGKILLed mid-evaluation: that result is missing (logged), the job goes on with the
+        /// other worker, and the next multiple of N is evaluated by it.
+        @Test(.timeLimit(.minutes(3))) func aWorkerKilledWhileEvaluatingOnlyLosesThatResult() throws {
+            let h = try JobHarness()
+            defer { h.stop() }
+            // 4000 queries: decoding and evaluating them takes seconds in a debug build: time to kill the worker.
+            try JobHarness.writeDataset(h.dir + "/fmnist", count: 4000, split: "t10k", firstIndex: 100)
+            let c = try h.coordinator(["--steps", "8", "--online-knn-every", "3", "--online-knn-train-count", "64",
+                                       "--online-knn-val-count", "4000", "--online-knn-k", "5"])
+            let ws = try (0 ..< 2).map { try h.worker("w\($0)") }
+            let deadline = Date().addingTimeInterval(120)
+            var evaluating: Daemon?
+            while evaluating == nil {
+                evaluating = ws.first { w in w.events("online_knn").contains { $0["started"] as? Bool == true } }
+                if Date() > deadline { throw JobError("test", "no evaluation started; log:\n\(c.log)") }
+                if evaluating == nil { usleep(20_000) }
+            }
+            guard let victim = evaluating else { return }
+            victim.kill()
+            #expect(victim.events("online_knn").allSatisfy { $0["top1"] == nil }, "killed before it answered")
+            let survivor = try #require(ws.first { $0 !== victim })
+            #expect(c.waitForExit(timeout: 120) == 0, "\(c.log)")
+            #expect(survivor.waitForExit(timeout: 20) == 0, "\(survivor.log)")
+            let e = c.events("online_knn")
+            #expect(e.contains { $0["step"] as? Int == 3 && $0["missing"] as? Bool == true }, "\(c.log)")
+            #expect(e.filter { $0["top1"] != nil }.compactMap { $0["step"] as? Int } == [6, 8], "\(c.log)")
+            #expect(e.filter { $0["top1"] != nil }.allSatisfy { $0["worker"] as? String == survivor.name })
+            #expect(Set(c.committedSteps(c.events)) == Set(0 ..< 8))
         }
 
         /// A queries spec that cannot be opened stops the coordinator at start with a message naming the option.

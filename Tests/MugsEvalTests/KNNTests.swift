@@ -114,3 +114,24 @@ import Testing
         #expect(got.total == 60)
     }
 }
+
+/// Online kNN's subsets are spread over the dataset (a class-sorted ImageFolder's first images are one class).
+@Suite struct DatasetSubsetTests {
+    /// 100 images in 10 classes, sorted by class as ImageFolder sorts them.
+    final class Sorted: ImageDataset, @unchecked Sendable {
+        let spec = "sorted", count = 100, fingerprint = "f"
+        let classNames = (0 ..< 10).map { "c\($0)" }
+        func label(_ index: Int) -> Int { index / 10 }
+        func name(_ index: Int) -> String { "img\(index)" }
+        func load(_ index: Int, into image: RGBImage, minimumArea: Int, buffer: inout [UInt8]) throws {}
+    }
+
+    @Test func evenlySpacedSubsetsCoverEveryClass() {
+        let base = Sorted()
+        let s = DatasetSubset.evenlySpaced(base, count: 20)
+        #expect(s.count == 20 && s.classNames == base.classNames)
+        #expect((0 ..< 20).map { s.name($0) } == (0 ..< 20).map { "img\($0 * 5)" })
+        #expect(Set((0 ..< 20).map { s.label($0) }) == Set(0 ..< 10))
+        #expect(DatasetSubset.evenlySpaced(base, count: 100) === base && DatasetSubset.evenlySpaced(base, count: 500) === base)
+    }
+}
