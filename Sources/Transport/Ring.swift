@@ -241,8 +241,8 @@ public final class Ring {
     public var linkSummary: String {
         guard size > 1 else { return "ring of one: no links" }
         let out = successorShares ? "shared memory" : "sockets"
-        let into = receiveSlots != nil ? "shared memory"
-            : "sockets" + (statistics.sharedMemoryDeclined.map { " (\($0))" } ?? "")
+        let why = statistics.sharedMemoryDeclined ?? "no offer: shared memory is off on rank \(predecessor)"
+        let into = receiveSlots != nil ? "shared memory" : "sockets (\(why))"
         return "to rank \(successor) (\(endpoints[successor])): \(out); from rank \(predecessor): \(into)"
     }
 
