@@ -40,6 +40,10 @@ extension Ring {
                 predecessorIDCount = frameID.count
                 predecessorID.copyMemory(from: frameID.bytes.baseAddress!, byteCount: frameID.count)
                 granted = 0
+                // A (re)starting predecessor has new slots: forget any mapping until its offer is accepted again,
+                // so no credit claims a mapping of the wrong process.
+                receiveSlots = nil
+                announceShared = false
             case .ringSegment:
                 guard hasData, isPredecessor(frameID.bytes) else {
                     statistics.droppedMessages += 1
@@ -193,7 +197,8 @@ extension Ring {
             switch header.type {
             case .ringCredit:
                 creditReceived = true
-                if header.aux == 1 && sendSlots != nil { successorShares = true }
+                // Every credit says whether the successor has our slots mapped (a new successor process has not).
+                successorShares = header.aux == 1 && sendSlots != nil
                 if header.sequence > creditLimit {
                     creditLimit = header.sequence
                     lastProgress = Date()
