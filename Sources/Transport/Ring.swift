@@ -236,14 +236,15 @@ public final class Ring {
     /// See `RingOptions.retainReceiveBuffers`. Once per process.
     static func retainLargeAllocations() { _ = largeAllocationsRetained }
 
-    /// How this rank's two links carry payloads, e.g. "to rank 1 (tcp://b:5601): shared memory; from rank 1:
-    /// sockets (predecessor is on another host or namespace)" — known once the first operation has run.
+    /// How this rank's two links carry payloads, e.g. "rank 0 of 2: to rank 1 (tcp://b:5601): shared memory; from
+    /// rank 1: sockets (predecessor is on another host or namespace)" — known once the first operation has run.
     public var linkSummary: String {
         guard size > 1 else { return "ring of one: no links" }
         let out = successorShares ? "shared memory" : "sockets"
         let why = statistics.sharedMemoryDeclined ?? "no offer: shared memory is off on rank \(predecessor)"
         let into = receiveSlots != nil ? "shared memory" : "sockets (\(why))"
-        return "to rank \(successor) (\(endpoints[successor])): \(out); from rank \(predecessor): \(into)"
+        return "rank \(rank) of \(size): to rank \(successor) (\(endpoints[successor])): \(out); from rank \(predecessor): "
+            + into
     }
 
     /// Rank `r`'s endpoint for error messages.
