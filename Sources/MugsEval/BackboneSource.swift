@@ -146,12 +146,7 @@ public struct BackboneSource: Sendable {
             let net = try MugsNetwork(config: config, student: true)
             let params = ParameterBuffer(layout: net.layout)
             net.initialize(params, seed: seed ?? checkpoint?.seed ?? 0)
-            let entries = params.safeTensorsEntries().filter {
-                reference.vit.layout.index(of: $0.name) != nil
-            }
-            let bytes = try SafeTensors.encode(tensors: entries)
-            let file = try SafeTensors.parse(bytes: bytes, name: "random init of \(name)")
-            return try BackboneEmbedder(weights: file, architecture: architecture, name: name, prefix: "")
+            return try BackboneEmbedder(parameters: params, architecture: architecture, name: "random init of \(name)")
         } catch let error as EmbedError {
             throw EvalError(.weights, error.description)
         } catch {

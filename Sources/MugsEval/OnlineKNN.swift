@@ -4,8 +4,9 @@ import MugsModel
 
 /// kNN accuracy of a teacher backbone during training, on fixed held-out subsets, for the coordinator or a worker
 /// to run every N steps (the results belong in `/status`, `/metrics` and the log). The subsets are chosen once (the
-/// first `trainCount` images of the train set as the neighbour bank, the first `valCount` of the validation set)
-/// and decoded once; each evaluation only runs the backbone over them and the neighbour search.
+/// first `trainCount` images of the train set as the neighbour bank, the first `valCount` of the validation set — the
+/// worker passes evenly spaced `DatasetSubset`s) and decoded once; each evaluation only runs the backbone over them
+/// and the neighbour search.
 ///
 /// Typical cost for the CPU preset (vit_tiny/4 at 32 px), 5000 + 1000 images: one forward over 6000 small images.
 public final class OnlineKNN {
@@ -52,12 +53,7 @@ public final class OnlineKNN {
     public func evaluate(params: ParameterBuffer, architecture: ViTConfig) throws(EvalError) -> KNNResult {
         let embedder: BackboneEmbedder
         do {
-            var plain = architecture
-            plain.relationBlocks = 0
-            let names = Set(plain.makeLayout().specs.map(\.name))
-            let bytes = try SafeTensors.encode(tensors: params.safeTensorsEntries().filter { names.contains($0.name) })
-            embedder = try BackboneEmbedder(weights: try SafeTensors.parse(bytes: bytes, name: "online teacher"),
-                                            architecture: architecture, prefix: "")
+            embedder = try BackboneEmbedder(parameters: params, architecture: architecture, name: "online teacher")
         } catch {
             throw EvalError(.weights, "online kNN: \(error)")
         }

@@ -76,6 +76,23 @@ public final class BackboneEmbedder {
         self.prefix = prefix
     }
 
+    /// The backbone part of a network's parameters — a training network's teacher or student `ParameterBuffer`,
+    /// whose backbone tensors carry the plain timm names — loaded through the same checks as a file (online kNN,
+    /// the random-network baseline). `name` names the weights in messages.
+    public convenience init(parameters: ParameterBuffer, architecture: ViTConfig, name: String) throws(EmbedError) {
+        var plain = architecture
+        plain.relationBlocks = 0
+        let names = Set(plain.makeLayout().specs.map(\.name))
+        let file: SafeTensorsFile
+        do throws(SafeTensorsError) {
+            let bytes = try SafeTensors.encode(tensors: parameters.safeTensorsEntries().filter { names.contains($0.name) })
+            file = try SafeTensors.parse(bytes: bytes, name: name)
+        } catch {
+            throw EmbedError(.weights, error.description)
+        }
+        try self.init(weights: file, architecture: architecture, name: name, prefix: "")
+    }
+
     /// Native input size of the position embedding, in pixels.
     public var imageSize: Int { vit.config.imageSize }
     public var embedDim: Int { vit.config.embedDim }
