@@ -178,17 +178,15 @@ extension Ring {
     /// Offers our slots to the successor (after the hello); true when sent or when there is nothing to offer.
     private func sendSharedOffer() throws(RingError) -> Bool {
         guard let slots = sendSlots else { return true }
-        var w = ByteWriter()
-        w.string(SharedSlots.hostKey)
-        w.u32(UInt32(bitPattern: ProcessInfo.processInfo.processIdentifier))
-        w.u32(UInt32(bitPattern: slots.fd))
-        w.u32(UInt32(slots.slots))
-        w.u64(UInt64(slots.slotBytes))
+        let body = RingSharedOffer(hostKey: SharedSlots.hostKey,
+                                   pid: UInt32(bitPattern: ProcessInfo.processInfo.processIdentifier),
+                                   fd: UInt32(bitPattern: slots.fd), slots: UInt32(slots.slots),
+                                   slotBytes: UInt64(slots.slotBytes)).encodedBody()
         let header = FrameHeader(type: .ringSharedOffer, jobID: jobID, generation: generation, sender: UInt32(rank),
-                                 frameCount: 1, bodyLength: UInt64(w.bytes.count))
+                                 frameCount: 1, bodyLength: UInt64(body.count))
         do throws(TransportError) {
             guard try outbound.send(header.encoded(), more: true) else { return false }
-            guard try outbound.send(w.bytes) else {
+            guard try outbound.send(body) else {
                 throw TransportError.zmq(call: "zmq_msg_send (shared offer body)", errno: EAGAIN,
                                          message: "blocked mid-message")
             }
@@ -221,7 +219,7 @@ extension Ring {
     private func grantCredits() throws(RingError) {
         guard predecessorIDCount > 0, !predecessorLost else { return }
         let consumed = receiveSequence + UInt64(opActive ? opReceived : 0)
-        let want = max(granted, consumed + UInt64(options.window))
+        let want = consumed + UInt64(options.window)  // never below `granted`: consumption only grows
         guard want > granted || announceShared else { return }
         let batch = UInt64(max(1, options.window / 2))
         let operationDone = !opActive || opReceived == schedule.itemCount

@@ -79,18 +79,17 @@ extension Ring {
     /// coming over ZeroMQ). Never fatal: a stranger's or broken offer is just declined.
     private func acceptSharedOffer(_ body: UnsafeRawBufferPointer) {
         guard receiveSlots == nil else { return }
-        var r = ByteReader(body, frame: "ringSharedOffer body")
-        guard let key = try? r.string("hostKey"), let pid = try? r.u32("pid"), let fd = try? r.u32("fd"),
-              let slots = try? r.u32("slots"), let slotBytes = try? r.u64("slotBytes"), (try? r.finish()) != nil
-        else {
-            statistics.sharedMemoryDeclined = "unreadable offer"
+        let offer: RingSharedOffer
+        do { offer = try RingSharedOffer.decode(body: body) } catch {
+            statistics.sharedMemoryDeclined = "unreadable offer: \(error)"
             return
         }
+        let slots = offer.slots, slotBytes = offer.slotBytes
         guard options.sharedMemory else {
             statistics.sharedMemoryDeclined = "shared memory is off on this rank"
             return
         }
-        guard key == SharedSlots.hostKey else {
+        guard offer.hostKey == SharedSlots.hostKey else {
             statistics.sharedMemoryDeclined = "predecessor is on another host or namespace"
             return
         }
@@ -100,7 +99,8 @@ extension Ring {
             return
         }
         do {
-            receiveSlots = try SharedSlots.open(pid: pid, fd: fd, slots: Int(slots), slotBytes: Int(slotBytes))
+            receiveSlots = try SharedSlots.open(pid: offer.pid, fd: offer.fd, slots: Int(slots),
+                                                slotBytes: Int(slotBytes))
             announceShared = true
             statistics.sharedMemoryDeclined = nil
         } catch {
@@ -116,7 +116,7 @@ extension Ring {
             throw .protocolViolation(rank: pred, endpoint: endpoints[pred],
                                      detail: "shared-memory segment before its offer was accepted")
         }
-        guard let (slot, count) = RingSharedSegment.decodeBody(body), Int(slot) < slots.slots,
+        guard let (slot, count) = RingSharedSegment.decodeBody(body),
               UInt64(slot) == h.sequence % UInt64(slots.slots), count <= UInt64(slots.slotBytes) else {
             throw .protocolViolation(rank: pred, endpoint: endpoints[pred],
                                      detail: "shared-memory segment \(h.sequence) names a wrong slot or length")

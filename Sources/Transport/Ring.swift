@@ -243,8 +243,8 @@ public final class Ring {
         let out = successorShares ? "shared memory" : "sockets"
         let why = statistics.sharedMemoryDeclined ?? "no offer: shared memory is off on rank \(predecessor)"
         let into = receiveSlots != nil ? "shared memory" : "sockets (\(why))"
-        return "rank \(rank) of \(size): to rank \(successor) (\(endpoints[successor])): \(out); from rank \(predecessor): "
-            + into
+        return "rank \(rank) of \(size): to rank \(successor) (\(endpoints[successor])): \(out); "
+            + "from rank \(predecessor): \(into)"
     }
 
     /// Rank `r`'s endpoint for error messages.

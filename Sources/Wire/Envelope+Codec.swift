@@ -57,9 +57,7 @@ extension Envelope {
             w.u32(m.failedRank); w.string(m.reason)
             body = w.bytes
         case let .ringSharedOffer(m):
-            var w = ByteWriter()
-            w.string(m.hostKey); w.u32(m.pid); w.u32(m.fd); w.u32(m.slots); w.u64(m.slotBytes)
-            body = w.bytes
+            body = m.encodedBody()
         case let .ringSharedSegment(m):
             header.phase = m.phase
             header.sequence = m.sequence
@@ -205,11 +203,7 @@ extension Envelope {
                 m = .ringAbort(RingAbort(failedRank: try r.u32("ringAbort.failedRank"),
                                          reason: try r.string("ringAbort.reason")))
             case .ringSharedOffer:
-                m = .ringSharedOffer(RingSharedOffer(hostKey: try r.string("ringSharedOffer.hostKey"),
-                                                     pid: try r.u32("ringSharedOffer.pid"),
-                                                     fd: try r.u32("ringSharedOffer.fd"),
-                                                     slots: try r.u32("ringSharedOffer.slots"),
-                                                     slotBytes: try r.u64("ringSharedOffer.slotBytes")))
+                m = .ringSharedOffer(try RingSharedOffer.read(&r))
             case .ringSharedSegment:
                 m = .ringSharedSegment(RingSharedSegment(phase: h.phase, sequence: h.sequence, segment: h.segment,
                                                          operationBytes: h.aux,

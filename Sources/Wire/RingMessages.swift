@@ -88,6 +88,30 @@ public struct RingSharedSegment: Sendable, Equatable {
     }
 }
 
+extension RingSharedOffer {
+    /// The body frame: host key, pid, descriptor, slots, slot bytes (little-endian).
+    public func encodedBody() -> [UInt8] {
+        var w = ByteWriter()
+        w.string(hostKey); w.u32(pid); w.u32(fd); w.u32(slots); w.u64(slotBytes)
+        return w.bytes
+    }
+
+    /// Reads the fields `encodedBody` writes.
+    static func read(_ r: inout ByteReader) throws(WireError) -> RingSharedOffer {
+        RingSharedOffer(hostKey: try r.string("ringSharedOffer.hostKey"), pid: try r.u32("ringSharedOffer.pid"),
+                        fd: try r.u32("ringSharedOffer.fd"), slots: try r.u32("ringSharedOffer.slots"),
+                        slotBytes: try r.u64("ringSharedOffer.slotBytes"))
+    }
+
+    /// Decodes a whole body frame (the ring's path, which reads only the header as an envelope). Total.
+    public static func decode(body: UnsafeRawBufferPointer) throws(WireError) -> RingSharedOffer {
+        var r = ByteReader(body, frame: "ringSharedOffer body")
+        let offer = try read(&r)
+        try r.finish()
+        return offer
+    }
+}
+
 extension RingSharedSegment {
     /// Size of the body: slot (u32) and byte count (u64), little-endian.
     public static let bodySize = 12
