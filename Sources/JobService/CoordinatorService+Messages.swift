@@ -77,7 +77,6 @@ extension CoordinatorService {
             log.log("state", "\(peers[id]?.name ?? "?") has the state at step \(step)")
             handle(machine.handle(.stateReceived(id, step: step)))
         case let .stepApplied(hash, hashed, _, skipped):
-            peers[id]?.skippedFiles = Int(skipped)
             skippedByWorker[peers[id]?.name ?? ""] = Int(skipped)
             handle(machine.handle(.stepApplied(id, generation: g, step: step, stateHash: hashed ? hash : 0)))
         case let .sliceEntries(e):

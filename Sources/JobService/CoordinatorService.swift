@@ -19,7 +19,6 @@ public final class CoordinatorService {
         var name: String
         var host: String
         var imagesPerSecond: Double = 0
-        var skippedFiles = 0
         var lastHeard: Double
     }
 
@@ -266,7 +265,6 @@ public final class CoordinatorService {
         Envelope(jobID: jobID, generation: UInt64(max(0, g)), step: UInt64(max(0, step)), message: m)
     }
 
-    /// Sends to a peer; a peer that vanished is left to the heartbeat timeout.
     /// Sends to a peer. A peer whose connection is gone (ROUTER_MANDATORY: EHOSTUNREACH — a killed process's TCP
     /// connection closes at once) is reported lost, so it leaves now instead of after the heartbeat timeout.
     @discardableResult

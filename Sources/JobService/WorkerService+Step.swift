@@ -48,6 +48,7 @@ extension WorkerService {
             // Ring: all-reduce of the fused buffer (the owned chunk goes to the coordinator as soon as it is final),
             // then all-gather of every rank's entries.
             let fused = out.fused
+            let firstOnRing = ring.statistics.operations == 0
             try ring.allReduce(fused.all, keepingAlive: fused, step: UInt64(p.step)) { range in
                 self.sendChunk(fused, range: range, plan: p)
             }
@@ -59,9 +60,7 @@ extension WorkerService {
             }
             let n = EntriesCodec.pack(out.entries, into: entriesBlock!)
             try ring.allGather(UnsafeRawBufferPointer(start: entriesBlock!, count: n), into: gathered, step: UInt64(p.step))
-            if ring.statistics.operations == 3 {  // the generation's first step: one all-reduce, two gather rounds
-                log.log("ring", "generation \(p.generation) links: \(ring.linkSummary)")
-            }
+            if firstOnRing { log.log("ring", "generation \(p.generation) links: \(ring.linkSummary)") }
             if rankEntries.count != p.worldSize || zip(rankEntries.indices, rankEntries).contains(where: {
                 $1.capacity != max(1, EpochPlanSlice.size(rank: $0, worldSize: p.worldSize, batch: c.batch_size)) }) {
                 rankEntries = (0 ..< p.worldSize).map {

@@ -249,7 +249,6 @@ public final class WorkerService {
         if cacheStep >= 0, let j = job { shared.cacheHash = j.state.stateHash() }
     }
 
-    /// Forgets the current generation: ring, loader, plans (the cache stays).
     /// Why a queued item makes generation `g`'s ring pointless, or nil.
     static func supersedes(_ item: WorkerInbox.Item, generation g: Int) -> String? {
         switch item {
@@ -267,6 +266,7 @@ public final class WorkerService {
         }
     }
 
+    /// Forgets the current generation: ring, loader, plans (the cache stays).
     func dropGeneration() {
         ring?.close()
         ring = nil
