@@ -25,14 +25,9 @@ while [[ $# -gt 0 ]]; do
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
-python="${PYTHON:-$HOME/mugs-ref/bin/python}"
 bench_dir="${BENCH_DIR:-../shared/bench}"
-[[ -x "$python" ]] || { echo "no reference python at $python (tools/setup_reference_venv.sh creates it)" >&2; exit 1; }
-[[ -f "$bench_dir/gloo_allreduce.py" ]] || { echo "no $bench_dir/gloo_allreduce.py (set BENCH_DIR)" >&2; exit 1; }
-if [[ -z "${MUGS:-}" ]]; then
-    swift build -c release --product mugs --scratch-path "${SCRATCH:-.build-release}" >&2
-    MUGS="${SCRATCH:-.build-release}/release/mugs"
-fi
+source tools/bench_lib.sh  # the script runs from the repository root (cd above)
+TORCH_BENCH="$bench_dir/gloo_allreduce.py" bench_setup gloo_allreduce.py
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
@@ -46,7 +41,7 @@ echo "== mugs ring all-reduce (--no-shared-memory: every payload over loopback T
 
 echo "== torch.distributed gloo"
 # shellcheck disable=SC2086
-"$python" "$bench_dir/gloo_allreduce.py" --worlds $workers --sizes $sizes --iters "$iters" | tee "$work/gloo.txt"
+"$python" "$torch_bench" --worlds $workers --sizes $sizes --iters "$iters" | tee "$work/gloo.txt"
 
 echo "== raw ZeroMQ loopback (zmq_pingpong_thr.c)"
 gcc -O2 -o "$work/zmq_thr" "$bench_dir/zmq_pingpong_thr.c" -lzmq
