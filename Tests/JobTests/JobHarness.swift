@@ -199,6 +199,23 @@ final class JobHarness {
         return d
     }
 
+    /// Runs the `mugs` CLI with the job's environment to completion (at most `timeout` seconds) and returns the JSON
+    /// object it prints (`--json`); a failure or non-JSON output throws with the output.
+    func mugsJSON(_ arguments: [String], timeout: Double = 120) throws -> [String: Any] {
+        let d = try Daemon("mugs", executable: Self.binDir + "/mugs", arguments: arguments, environment: environment,
+                           logPath: dir + "/mugs-\(daemons.count).log")
+        daemons.append(d)
+        guard let status = d.waitForExit(timeout: timeout) else {
+            d.kill()
+            throw JobError("mugs \(arguments.joined(separator: " "))", "still running after \(timeout) s:\n\(d.log)")
+        }
+        let log = d.log
+        guard status == 0, let start = log.firstIndex(of: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(log[start...].utf8)) as? [String: Any]
+        else { throw JobError("mugs \(arguments.joined(separator: " "))", "exit \(status), output:\n\(log)") }
+        return object
+    }
+
     /// `count` synthetic 28×28 grey images with labels, as uncompressed IDX files under Fashion-MNIST's names (zlib
     /// reads uncompressed data through its gzip reader). `split` "t10k" writes the test split (other pixel noise);
     /// `firstIndex` shifts the shapes and labels (image i looks like — and has the label of — training image i).

@@ -1,9 +1,6 @@
 import ControlPort
 import Foundation
 import JobService
-import MugsData
-import MugsEval
-import MugsModel
 import Testing
 
 extension JobTests {
@@ -16,8 +13,9 @@ extension JobTests {
                 "warmup_epochs: 0\nlr: 0.5\nmomentum_teacher: 0.5"))
             defer { h.stop() }
             // The held-out split (the default queries for fashion-mnist:train): shapes no training image has exactly.
+            // The online subsets are both whole sets (96 training images, 48 queries).
             try JobHarness.writeDataset(h.dir + "/fmnist", count: 48, split: "t10k", firstIndex: 100)
-            let every = 3, steps = 7, trainCount = 64, valCount = 40, k = 5
+            let every = 3, steps = 7, trainCount = 96, valCount = 48, k = 5
             let c = try h.coordinator(["--steps", "\(steps)", "--min-workers", "2", "--hash-every", "1",
                                        "--checkpoint-every", "\(every)", "--keep-checkpoints", "5",
                                        "--online-knn-every", "\(every)", "--online-knn-train-count", "\(trainCount)",
@@ -46,30 +44,28 @@ extension JobTests {
             #expect(metrics.contains("mugs_online_knn_top1 ") && metrics.contains("mugs_online_knn_step \(s.step)"),
                     "\(metrics)")
 
-            // The same evaluation in this process, on each step's checkpoint, with the worker's thread count: OpenBLAS
-            // rounds differently with 2 threads, and a collapsed teacher's near-ties then vote differently.
-            BLAS.setThreads(1)
-            defer { BLAS.setThreads(ProcessInfo.processInfo.activeProcessorCount) } // OpenBLAS's default
-            let dir = h.dir + "/fmnist"
-            // Evenly spaced subsets, as the worker takes them.
-            let evaluator = try OnlineKNN(
-                train: DatasetSubset.evenlySpaced(try FashionMNIST.open(split: .train, directory: dir), count: trainCount),
-                val: DatasetSubset.evenlySpaced(try FashionMNIST.open(split: .test, directory: dir), count: valCount),
-                trainCount: trainCount, valCount: valCount, k: k, imageSize: 16, threads: 1)
+            // The same evaluation by `mugs eval knn` on each step's checkpoint, in its own process with the worker's
+            // thread count. Not in this process: OpenBLAS's thread count is process-wide, tests running beside this one
+            // change it, OpenBLAS rounds differently with 2 threads, and a collapsed teacher's near-ties then vote
+            // differently. The subsets are the whole sets (the counts are their sizes), which the CLI evaluates.
             var checkpointTop1: [Int: Double] = [:]
             for step in [3, 6, 7] {
-                let source = try BackboneSource.open(h.checkpointDir + String(format: "/step-%09d", step))
-                #expect(source.checkpoint?.step == step)
-                let want = try evaluator.evaluate(params: try source.makeEmbedder().params,
-                                                  architecture: source.architecture)
+                let checkpoint = h.checkpointDir + String(format: "/step-%09d", step)
+                let want = try h.mugsJSON(["eval", "knn", "--checkpoint", checkpoint, "--train", "fashion-mnist:train",
+                                           "--val", "fashion-mnist:test", "--k", "\(k)", "--threads", "1",
+                                           "--no-cache", "--json"])
+                #expect((want["features"] as? String)?.contains("(step \(step))") == true, "\(want)")
+                #expect(want["train_images"] as? Int == trainCount && want["val_images"] as? Int == valCount)
+                let result = try #require((want["results"] as? [[String: Any]])?.first)
+                let wantTop1 = try #require(result["top1"] as? Double), wantTop5 = try #require(result["top5"] as? Double)
                 let r = try #require(got[step])
                 let top1 = try #require(r["top1"] as? Double), top5 = try #require(r["top5"] as? Double)
-                print("online kNN @ step \(step): job \(top1) / \(top5), checkpoint \(want.top1) / \(want.top5), "
+                print("online kNN @ step \(step): job \(top1) / \(top5), checkpoint \(wantTop1) / \(wantTop5), "
                       + "\(r["seconds"] ?? "?") s on \(r["worker"] ?? "?")")
-                #expect(abs(top1 - want.top1) <= 1e-9 && abs(top5 - want.top5) <= 1e-9,
-                        "step \(step): job \(top1)/\(top5), checkpoint \(want.top1)/\(want.top5)")
+                #expect(abs(top1 - wantTop1) <= 1e-9 && abs(top5 - wantTop5) <= 1e-9,
+                        "step \(step): job \(top1)/\(top5), checkpoint \(wantTop1)/\(wantTop5)")
                 #expect(r["train_count"] as? Int == trainCount && r["val_count"] as? Int == valCount)
-                checkpointTop1[step] = want.top1
+                checkpointTop1[step] = wantTop1
             }
             // The evaluation sees the step's teacher: not the same accuracy throughout.
             #expect(Set(checkpointTop1.values).count > 1, "\(checkpointTop1)")
