@@ -5,7 +5,7 @@ import Testing
 
 extension JobTests {
     /// `--online-knn-every`: a worker evaluates the teacher between steps; the result in the log and `/status` is
-    /// exactly what `OnlineKNN` computes in this process from the checkpoint written at that step.
+    /// exactly what `mugs eval knn` computes from the checkpoint written at that step.
     @Suite struct JobOnlineKNNTests {
         @Test(.timeLimit(.minutes(3))) func resultsMatchAnEvaluationOfTheCheckpointAtThatStep() throws {
             // A teacher that moves quickly (no warm-up, a fast EMA), so the accuracies differ from step to step.
