@@ -100,7 +100,7 @@ evaluate() {  # $1 = checkpoint directory; the job is paused around the evaluati
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "$epoch" "$train" "$wall" "$top1" "$top5" >> "$dir/results.tsv"
     last="$step $epoch $train $top1"
     if [[ -z "$passed" ]] && python3 -c "import sys; sys.exit(0 if $top1 > $base1 else 1)"; then
-        passed="$step $epoch $train $wall $top1"
+        passed="$step $epoch $train $top1"
         log "PASSED the raw-pixel baseline ($base1 %) at step $step (epoch $epoch): $top1 % after $train min of training"
         if [[ $stop_when_passed = 1 ]]; then kill -TERM "$coordinator" 2>/dev/null || true; fi
     fi
@@ -119,9 +119,10 @@ while true; do
 done
 wait "$coordinator" && status=0 || status=$?
 [[ $status = 0 ]] || log "coordinator exited with status $status; see $dir/coordinator.log"
-read -r lstep lepoch ltrain ltop1 <<< "${last:-0 0 0 0}"
+[[ -n "$last" ]] || { log "RESULT no checkpoint was evaluated; see $dir/coordinator.log"; exit 1; }
+read -r lstep lepoch ltrain ltop1 <<< "$last"
 if [[ -n "$passed" ]]; then
-    read -r pstep pepoch ptrain pwall ptop1 <<< "$passed"
+    read -r pstep pepoch ptrain ptop1 <<< "$passed"
     log "RESULT passed the raw-pixel baseline: ${ptrain} min of training (epoch $pepoch, step $pstep), $ptop1 % vs $base1 %"
 else
     log "RESULT not passed: the last checkpoint (epoch $lepoch, ${ltrain} min of training) reached $ltop1 % vs $base1 %"
