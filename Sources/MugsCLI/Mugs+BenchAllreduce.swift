@@ -26,6 +26,10 @@ extension Mugs {
         @Option(help: "Segments in flight per link (credit window).")
         var window: Int = RingOptions().window
 
+        @Option(help: ArgumentHelp("Kernel socket buffer size in bytes (SO_SNDBUF/SO_RCVBUF); -1 keeps the OS "
+                                   + "default (autotuned)."))
+        var socketBufferBytes: Int32 = RingOptions().socketBufferBytes
+
         @Option(help: "First TCP port; rank r uses base-port + r.")
         var basePort: Int = 47400
 
@@ -38,6 +42,11 @@ extension Mugs {
         @Flag(help: ArgumentHelp("Carry every payload over the sockets, as between hosts (by default co-located "
                                  + "ranks, as all of these are, move segment bytes through shared memory)."))
         var noSharedMemory = false
+
+        @Flag(help: ArgumentHelp("Fill the buffer once instead of before every iteration; only the first result is "
+                                 + "checked. For CPU-per-operation measurements (tools/bench_allreduce_cpu.sh), like "
+                                 + "gloo_allreduce.py, which never refills."))
+        var noRefill = false
 
         func validate() throws {
             guard workers.allSatisfy({ (2 ... 64).contains($0) }) else {
@@ -67,8 +76,9 @@ extension Mugs {
                     try ChildProcess(executable: exe, arguments: [
                         "bench", "allreduce-rank", "--rank", "\(r)", "--endpoints", endpoints,
                         "--sizes", sizes.map(String.init).joined(separator: ","), "--iters", "\(iters)",
-                        "--segment-bytes", "\(segmentBytes)", "--window", "\(window)"]
-                        + (noSharedMemory ? ["--no-shared-memory"] : []))
+                        "--segment-bytes", "\(segmentBytes)", "--window", "\(window)",
+                        "--socket-buffer-bytes=\(socketBufferBytes)"]
+                        + (noSharedMemory ? ["--no-shared-memory"] : []) + (noRefill ? ["--no-refill"] : []))
                 }
                 // Bound: generous for 256 MiB on an oversubscribed box; a failing rank ends the others sooner.
                 let codes = ranks.map { $0.waitForExit(timeout: 900) }
@@ -105,13 +115,16 @@ extension Mugs {
         @Option var iters: Int
         @Option var segmentBytes: Int
         @Option var window: Int
+        @Option var socketBufferBytes: Int32 = -1
         @Flag var noSharedMemory = false
+        @Flag var noRefill = false
 
         func run() throws {
             var options = RingOptions()
             options.segmentBytes = segmentBytes
             options.window = window
             options.sharedMemory = !noSharedMemory
+            options.socketBufferBytes = socketBufferBytes
             options.peerTimeout = 30  // an oversubscribed box can stall a rank for seconds; this is not a failure test
             options.joinTimeout = 60
             let ring = try Ring(rank: rank, endpoints: endpoints.split(separator: ",").map(String.init),
@@ -121,7 +134,7 @@ extension Mugs {
                 guard let mib = Int(s) else { throw CLIError("bad size \(s)") }
                 return mib << 20
             }
-            let rows = try AllReduceBenchmark.run(ring: ring, sizes: bytes, iterations: iters)
+            let rows = try AllReduceBenchmark.run(ring: ring, sizes: bytes, iterations: iters, refill: !noRefill)
             if rank == 0 { rows.forEach { print($0.line) } }
         }
     }

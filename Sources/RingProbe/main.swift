@@ -177,7 +177,8 @@ case "bench":
     let ring = makeRing()
     let sizes = flag("sizes-mib").split(separator: ",").map { Int($0)! << 20 }
     do {
-        let rows = try AllReduceBenchmark.run(ring: ring, sizes: sizes, iterations: int("iters", 10))
+        let rows = try AllReduceBenchmark.run(ring: ring, sizes: sizes, iterations: int("iters", 10),
+                                              refill: int("refill", 1) != 0)
         if ring.rank == 0 { rows.forEach { print($0.line) } }
     } catch { reportRingError(error) }
     ring.close()

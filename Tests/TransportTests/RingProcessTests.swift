@@ -123,6 +123,23 @@ import Transport
         }
     }
 
+    /// The benchmark loop (`mugs bench allreduce`) checks the all-reduce's result itself; with and without refilling
+    /// the buffer between iterations it must finish and report one row per size with the iterations asked for.
+    @Test(arguments: [1, 0])
+    func benchmarkLoopRunsAndReportsEverySize(refill: Int) throws {
+        let endpoints = ProbeHarness.endpoints(2)
+        let ranks = try (0 ..< 2).map {
+            try ProbeHarness.start("bench", rank: $0, endpoints: endpoints,
+                                   ["--sizes-mib", "1,2", "--iters", "3", "--refill", "\(refill)"])
+        }
+        ProbeHarness.expectSuccess(ranks, timeout: 60)
+        let rows = ranks[0].output.split(separator: "\n").filter { $0.hasPrefix("ranks=2 ") }
+        #expect(rows.count == 2, "rank 0 printed:\n\(ranks[0].output)")
+        #expect(rows.first?.hasPrefix("ranks=2 size=1 MiB iters=3 ") == true)
+        #expect(rows.last?.hasPrefix("ranks=2 size=2 MiB iters=3 ") == true)
+        #expect(!ranks[1].output.contains("ranks=2 "), "only rank 0 prints the rows")
+    }
+
     /// Runs `loop` ranks, waits until they are mid-stream, signals `victim`, and checks that every other rank
     /// reports a ring error naming the victim within `bound` seconds of the signal.
     func expectFailureReported(ranks n: Int, victim: Int, signal sig: Int32, peerTimeout: Double,
