@@ -10,19 +10,26 @@
 # evaluations takes. Each evaluation prints a row; the first one above the baseline prints PASSED; the end prints
 # RESULT lines (time to pass, or "not passed", and the last accuracy against the baseline).
 #
+# A run that was stopped (machine or session ended) continues with --resume --dir DIR: the job resumes from its
+# newest checkpoint, which must be the last one evaluated (results.tsv); the baseline is not measured again (its
+# figure comes from results.txt), and training and wall time continue from that checkpoint's row. The work done after
+# that checkpoint was lost with the stopped processes and is redone; it counts once, in the resumed run.
+#
 # Usage: tools/bench_time_to_baseline.sh [--config FILE] [--every EPOCHS] [--k K] [--dir DIR] [--stop-when-passed]
+#                                        [--resume]
 #   --config            training config (default deploy/fashion-mnist-30ep.yaml)
 #   --every             epochs between evaluated checkpoints (default 2)
 #   --k                 neighbours (default 20)
 #   --dir               run directory: checkpoints, logs, results.tsv (default /tmp/mugs-time-to-baseline-DATE);
 #                       kept after the run
 #   --stop-when-passed  stop the job at the first checkpoint above the baseline (default: train to the end)
+#   --resume            continue the stopped run in --dir (same config and --every as it was started with)
 # Env:   SCRATCH (SwiftPM scratch path, default .build-release), BIN (prebuilt binaries' directory; skips the build),
 #        PORT (coordinator listen port; control PORT+1, workers' data ports PORT+2, PORT+3; default 5655).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-config=deploy/fashion-mnist-30ep.yaml; every=2; k=20; dir=""; stop_when_passed=0
+config=deploy/fashion-mnist-30ep.yaml; every=2; k=20; dir=""; stop_when_passed=0; resume=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --config) config="$2"; shift 2 ;;
@@ -30,6 +37,7 @@ while [[ $# -gt 0 ]]; do
         --k) k="$2"; shift 2 ;;
         --dir) dir="$2"; shift 2 ;;
         --stop-when-passed) stop_when_passed=1; shift ;;
+        --resume) resume=1; shift ;;
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
@@ -42,11 +50,28 @@ if [[ -z "${BIN:-}" ]]; then
 fi
 BIN=$(cd "$BIN" && pwd)
 config=$(cd "$(dirname "$config")" && pwd)/$(basename "$config")
-dir="${dir:-/tmp/mugs-time-to-baseline-$(date -u +%Y%m%d-%H%M%S)}"
-mkdir -p "$dir"
-[[ -e "$dir/ckpt" ]] && { echo "$dir/ckpt exists: give a new --dir (this script starts a new run)" >&2; exit 2; }
+train0=0; wall0=0; passed=""; done_steps=" "
+if [[ $resume = 1 ]]; then
+    [[ -n "$dir" && -d "$dir/ckpt" && -f "$dir/results.tsv" && -f "$dir/results.txt" ]] \
+        || { echo "--resume needs --dir of an earlier run (with ckpt/, results.tsv and results.txt)" >&2; exit 2; }
+    dir=$(cd "$dir" && pwd)
+    read -r base1 base5 < <(sed -n 's/^reference: raw pixels *top-1 \([0-9.]*\) % *top-5 \([0-9.]*\) %.*/\1 \2/p' \
+        "$dir/results.txt" | tail -1) || true
+    [[ -n "${base1:-}" ]] || { echo "$dir/results.txt has no 'reference: raw pixels' line to resume from" >&2; exit 2; }
+    newest=$(ls -d "$dir"/ckpt/step-* 2>/dev/null | sort | tail -1)
+    read -r lstep train0 wall0 < <(awk -F'\t' 'NR > 1 { s = $1; t = $3; w = $4 } END { print s, t, w }' "$dir/results.tsv")
+    [[ -n "$newest" && -n "${lstep:-}" && $((10#${newest##*-})) = "$lstep" ]] || {
+        echo "cannot resume $dir: its newest checkpoint (${newest:-none}) is not the last evaluated one" \
+            "(step ${lstep:-none} in results.tsv), so the training time up to it is unknown" >&2; exit 2; }
+    for d in "$dir"/ckpt/step-*; do done_steps+="${d##*-} "; done
+    passed=$(awk -F'\t' -v b="$base1" 'NR > 1 && $5 > b { print $1, $2, $3, $5; exit }' "$dir/results.tsv")
+else
+    dir="${dir:-/tmp/mugs-time-to-baseline-$(date -u +%Y%m%d-%H%M%S)}"
+    mkdir -p "$dir"
+    [[ -e "$dir/ckpt" ]] && { echo "$dir/ckpt exists: give a new --dir, or --resume to continue it" >&2; exit 2; }
+fi
 port="${PORT:-5655}"
-echo "bench-token-$$-$RANDOM" > "$dir/token"
+[[ $resume = 1 && -f "$dir/token" ]] || echo "bench-token-$$-$RANDOM" > "$dir/token"
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [[ -n "$p" ]] && { kill -CONT "$p"; kill -9 "$p"; } 2>/dev/null || true; done; }
 trap cleanup EXIT
@@ -56,6 +81,7 @@ batch=$(sed -n 's/^batch_size: *\([0-9]*\).*/\1/p' "$config")
 images=60000
 steps_every=$(python3 -c "print(max(1, round($every * $images / $batch)))")
 log "== $(date -u '+%Y-%m-%d %H:%M UTC') $(uname -n), $(nproc) cores; config $config (batch $batch); dir $dir"
+[[ $resume = 0 ]] || log "   resumed from step $lstep: training time continues from $train0 min, wall time from $wall0 min"
 log "   OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kNN k = $k, full protocol (60000 bank, 10000 test, T 0.07)"
 
 knn() {  # $@ = what to evaluate; prints "top1 top5"
@@ -63,9 +89,11 @@ knn() {  # $@ = what to evaluate; prints "top1 top5"
         --no-cache --json | python3 -c 'import json,sys; r=json.load(sys.stdin)["results"][0]; print("%.2f %.2f" % (r["top1"], r["top5"]))'
 }
 
-read -r base1 base5 < <(knn --raw-pixels) || true
-[[ -n "${base1:-}" ]] || { echo "the raw-pixel evaluation failed (is dataset-fashion-mnist installed?)" >&2; exit 1; }
-log "reference: raw pixels  top-1 $base1 %  top-5 $base5 %"
+if [[ $resume = 0 ]]; then
+    read -r base1 base5 < <(knn --raw-pixels) || true
+    [[ -n "${base1:-}" ]] || { echo "the raw-pixel evaluation failed (is dataset-fashion-mnist installed?)" >&2; exit 1; }
+    log "reference: raw pixels  top-1 $base1 %  top-5 $base5 %"
+fi
 
 "$BIN/mugs-coordinator" --data fashion-mnist:train --config "$config" --checkpoint-dir "$dir/ckpt" \
     --listen "tcp://127.0.0.1:$port" --control "127.0.0.1:$((port + 1))" --token-file "$dir/token" \
@@ -77,9 +105,9 @@ for w in 0 1; do
         --loader-threads 1 --token-file "$dir/token" --name "worker$w" >> "$dir/worker$w.log" 2>&1 &
     pids+=("$!")
 done
-start=$(date +%s.%N); pauses=""; passed=""; last=""
+start=$(date +%s.%N); pauses=""; last=""
 log "$(printf '%8s %7s %14s %12s %9s %9s' step epoch 'train min' 'wall min' 'top-1 %' 'top-5 %')"
-printf 'step\tepoch\ttrain_min\twall_min\ttop1\ttop5\n' > "$dir/results.tsv"
+[[ $resume = 1 ]] || printf 'step\tepoch\ttrain_min\twall_min\ttop1\ttop5\n' > "$dir/results.tsv"
 
 evaluate() {  # $1 = checkpoint directory; the job is paused around the evaluation
     local d=$1 step t0 t1 at top1 top5 train wall epoch
@@ -92,8 +120,8 @@ evaluate() {  # $1 = checkpoint directory; the job is paused around the evaluati
     t1=$(date +%s.%N)
     pauses+="($t0, $t1),"
     # Only the pauses that began before this checkpoint was written count against its training time.
-    train=$(python3 -c "print(f'{($at - $start - sum(b - a for a, b in [$pauses] if a < $at)) / 60:.1f}')")
-    wall=$(python3 -c "print(f'{($at - $start) / 60:.1f}')")
+    train=$(python3 -c "print(f'{$train0 + ($at - $start - sum(b - a for a, b in [$pauses] if a < $at)) / 60:.1f}')")
+    wall=$(python3 -c "print(f'{$wall0 + ($at - $start) / 60:.1f}')")
     epoch=$(python3 -c "print(f'{$step * $batch / $images:.2f}')")
     [[ -n "${top1:-}" ]] || { log "evaluating $d failed; see the output above"; return; }
     log "$(printf '%8d %7s %14s %12s %9s %9s' "$step" "$epoch" "$train" "$wall" "$top1" "$top5")"
@@ -106,7 +134,6 @@ evaluate() {  # $1 = checkpoint directory; the job is paused around the evaluati
     fi
 }
 
-done_steps=" "
 while true; do
     running=1; kill -0 "$coordinator" 2>/dev/null || running=0
     for d in "$dir"/ckpt/step-*; do
