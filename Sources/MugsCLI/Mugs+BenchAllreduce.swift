@@ -56,6 +56,9 @@ extension Mugs {
             guard iters >= 1 else { throw ValidationError("--iters must be ≥ 1, got \(iters)") }
             guard segmentBytes >= 64 else { throw ValidationError("--segment-bytes must be ≥ 64") }
             guard window >= 1 else { throw ValidationError("--window must be ≥ 1") }
+            guard socketBufferBytes == -1 || socketBufferBytes > 0 else {
+                throw ValidationError("--socket-buffer-bytes must be -1 (OS default) or > 0, got \(socketBufferBytes)")
+            }
             guard (1024 ... 65000).contains(basePort) else { throw ValidationError("--base-port must be 1024...65000") }
             guard !(ipc && ipv6) else { throw ValidationError("--ipc and --ipv6 exclude each other") }
         }

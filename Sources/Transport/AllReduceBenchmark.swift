@@ -47,8 +47,9 @@ public enum AllReduceBenchmark {
                 try withUnsafeBytes(of: &dt) { try ring.allGather($0, into: times) }
                 let slowest = (0 ..< ring.size).map { times.block($0).loadUnaligned(as: Double.self) }.max()!
                 if i >= 2 { samples.append(slowest) }
-                let expected = Float(ring.size)
-                if (refill || i == 0) && buffer.count > 0 && (buffer.base[0] != expected || buffer.base[buffer.count - 1] != expected) {
+                let expected = Float(ring.size), checked = refill || i == 0
+                if checked && buffer.count > 0
+                    && (buffer.base[0] != expected || buffer.base[buffer.count - 1] != expected) {
                     throw BenchmarkError.wrongResult(bytes: bytes, got: buffer.base[0], expected: expected)
                 }
             }
