@@ -69,7 +69,8 @@ done
 
 python3 - "$work/runs" "$iters_a" "$iters_b" "$size" "$cores" "$hz" <<'PY'
 import sys
-path, a, b, mib, cores, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+path = sys.argv[1]
+a, b, mib, cores, hz = (int(x) for x in sys.argv[2:7])
 runs = {}
 for line in open(path):
     name, n, it, ticks, ms = line.split()

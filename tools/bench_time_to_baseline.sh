@@ -59,7 +59,8 @@ if [[ $resume = 1 ]]; then
         "$dir/results.txt" | tail -1) || true
     [[ -n "${base1:-}" ]] || { echo "$dir/results.txt has no 'reference: raw pixels' line to resume from" >&2; exit 2; }
     newest=$(ls -d "$dir"/ckpt/step-* 2>/dev/null | sort | tail -1)
-    read -r lstep train0 wall0 < <(awk -F'\t' 'NR > 1 { s = $1; t = $3; w = $4 } END { print s, t, w }' "$dir/results.tsv")
+    read -r lstep train0 wall0 < <(awk -F'\t' 'NR > 1 { s = $1; t = $3; w = $4 } END { print s, t, w }' \
+        "$dir/results.tsv")
     [[ -n "$newest" && -n "${lstep:-}" && $((10#${newest##*-})) = "$lstep" ]] || {
         echo "cannot resume $dir: its newest checkpoint (${newest:-none}) is not the last evaluated one" \
             "(step ${lstep:-none} in results.tsv), so the training time up to it is unknown" >&2; exit 2; }
@@ -81,7 +82,8 @@ batch=$(sed -n 's/^batch_size: *\([0-9]*\).*/\1/p' "$config")
 images=60000
 steps_every=$(python3 -c "print(max(1, round($every * $images / $batch)))")
 log "== $(date -u '+%Y-%m-%d %H:%M UTC') $(uname -n), $(nproc) cores; config $config (batch $batch); dir $dir"
-[[ $resume = 0 ]] || log "   resumed from step $lstep: training time continues from $train0 min, wall time from $wall0 min"
+[[ $resume = 0 ]] \
+    || log "   resumed from step $lstep: training time continues from $train0 min, wall time from $wall0 min"
 log "   OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; kNN k = $k, full protocol (60000 bank, 10000 test, T 0.07)"
 
 knn() {  # $@ = what to evaluate; prints "top1 top5"
@@ -91,7 +93,8 @@ knn() {  # $@ = what to evaluate; prints "top1 top5"
 
 if [[ $resume = 0 ]]; then
     read -r base1 base5 < <(knn --raw-pixels) || true
-    [[ -n "${base1:-}" ]] || { echo "the raw-pixel evaluation failed (is dataset-fashion-mnist installed?)" >&2; exit 1; }
+    [[ -n "${base1:-}" ]] \
+        || { echo "the raw-pixel evaluation failed (is dataset-fashion-mnist installed?)" >&2; exit 1; }
     log "reference: raw pixels  top-1 $base1 %  top-5 $base5 %"
 fi
 
