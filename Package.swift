@@ -1,5 +1,5 @@
 // swift-tools-version:6.0
-// mugs — Mugs self-supervised ViT pretraining on CPUs (OpenBLAS), coordinator + workers over ZeroMQ.
+// mugs — Mugs self-supervised ViT pretraining on CPUs (oneDNN or OpenBLAS), coordinator + workers over ZeroMQ.
 // Module boundaries: docs/ARCHITECTURE.md. Each area appends its targets in its own section below.
 import PackageDescription
 
@@ -18,9 +18,14 @@ targets += [
     .systemLibrary(name: "CZMQ", path: "Sources/CZMQ"),
 ]
 
+// MARK: GEMM engine, C side — CPU features (cpuid), oneDNN loaded at run time (Debian libdnnl2), FMA peak probe
+targets += [
+    .target(name: "CGemm", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("openblas")]),
+]
+
 // MARK: model — tensors, ViT + heads forward/backward, losses, memories, AdamW, EMA, safetensors, checkpoints
 targets += [
-    .target(name: "MugsModel", dependencies: ["CBLAS"], swiftSettings: native),
+    .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm"], swiftSettings: native),
     .testTarget(name: "MugsModelTests", dependencies: ["MugsModel"], resources: [.copy("Fixtures")]),
 ]
 
@@ -60,7 +65,7 @@ targets += [
     .target(name: "JobService", dependencies: ["CoordinatorCore", "ControlPort", "MugsData", "MugsEval", "MugsModel",
                                                "Transport", "Wire"], swiftSettings: native),
     .executableTarget(name: "Coordinator", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
-    .executableTarget(name: "Worker", dependencies: ["JobService", argumentParser], swiftSettings: native),
+    .executableTarget(name: "Worker", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
     .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "MugsData", "MugsModel", "Transport",
                                              "Wire", "Coordinator", "Worker", "MugsCLI"]),
 ]
