@@ -5,6 +5,7 @@ extension Mugs {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks (timings with units, printed beside the configuration measured).",
-            subcommands: [BenchBackbone.self, BenchAllreduce.self, BenchAllreduceRank.self, BenchStep.self, BenchData.self])
+            subcommands: [BenchBackbone.self, BenchAllreduce.self, BenchAllreduceRank.self, BenchStep.self, BenchData.self,
+                          BenchGemm.self])
     }
 }

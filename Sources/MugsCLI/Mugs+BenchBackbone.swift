@@ -18,6 +18,9 @@ extension Mugs {
         @Option(help: "Threads for OpenBLAS and the kernel pool (default: all cores of this process).")
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+        @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas.")
+        var gemm: GemmEngine.Choice = .auto
+
         @Option(help: "Timed steps per shape (after 2 warm-up steps).")
         var steps: Int = 10
 
@@ -36,11 +39,11 @@ extension Mugs {
         }
 
         func run() throws {
-            BLAS.setThreads(threads)
+            let engine = try BLAS.configure(gemm, threads: threads)
             let pool = ComputePool(threads: threads)
             let coretype = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(unset)"
-            print("mugs bench backbone: threads \(threads), OpenBLAS core \(String(cString: openblas_get_corename())), "
-                  + "OPENBLAS_CORETYPE=\(coretype)")
+            print("mugs bench backbone: threads \(threads), gemm \(engine), OPENBLAS_CORETYPE=\(coretype)")
+            if let w = engine.warning { print("warning: \(w)") }
             if preset != .paper {
                 let cfg = ViTConfig(embedDim: 192, depth: 12, heads: 3, patchSize: 4, imageSize: 32)
                 try measure(name: "cpu", config: cfg, batch: batch ?? 64, pool: pool)

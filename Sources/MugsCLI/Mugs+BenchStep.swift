@@ -32,6 +32,9 @@ extension Mugs {
         @Option(help: "Compute threads (BLAS and loops).")
         var threads: Int = 2
 
+        @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas.")
+        var gemm: GemmEngine.Choice = .auto
+
         func validate() throws {
             guard MugsConfig.preset(named: preset) != nil else {
                 throw ValidationError("unknown preset '\(preset)' (known: \(MugsConfig.presetNames.joined(separator: ", ")))")
@@ -46,7 +49,7 @@ extension Mugs {
             var c = MugsConfig.preset(named: preset)!
             if let batch { c.batch_size = batch }
             // Queues and memories must hold one step's entries; a smaller batch than the preset's is fine.
-            BLAS.setThreads(threads)
+            let engine = try BLAS.configure(gemm, threads: threads)
             let pool = ComputePool(threads: threads)
             let B = c.batch_size, L = c.local_crops_number, G = c.global_crop_size, l = c.local_crop_size
             let step = try TrainStep(config: c, b: B, pool: pool)
@@ -64,7 +67,10 @@ extension Mugs {
             print("mugs bench step: preset \(preset) batch \(B) threads \(threads) d=\(c.embedDim) depth \(c.blockCount) "
                   + "heads \(c.headCount) patch \(c.patch_size) crops 2x\(G)px + \(L)x\(l)px, student params "
                   + "\(step.student.layout.parameterCount)")
-            var times: [Double] = [], phases: [[Double]] = []
+            print("gemm: \(engine), cpu \(GemmEngine.cpu.summary)")
+            if let w = engine.warning { print("warning: \(w)") }
+            var times: [Double] = [], phases: [[Double]] = [], gemmRates: [Double] = []
+            var meter = GemmMeter()
             for i in 0 ..< warmup + steps {
                 let seeds = (0 ..< B).map { UInt64(i * B + $0) }
                 let t0 = DispatchTime.now().uptimeNanoseconds
@@ -86,17 +92,21 @@ extension Mugs {
                                       entries: [out.entries])
                 let t2 = DispatchTime.now().uptimeNanoseconds
                 let dt = Double(t2 - t0) * 1e-9, p = step.phases
+                let rate = meter.lap(threads: threads)
                 let loss = FusedLayout.Loss.allCases.map { Double(out.lossSum($0)) }.reduce(0, +) / Double(3 * B)
-                print("step \(i) \(i < warmup ? "warm" : "timed") \(fmt(dt)) s loss \(fmt(loss, 4))")
+                print("step \(i) \(i < warmup ? "warm" : "timed") \(fmt(dt)) s loss \(fmt(loss, 4))"
+                      + (rate.map { ", gemm \(fmt($0.gflops, 1)) GFLOP at \(fmt($0.gflopPerSecond, 1)) GFLOP/s" } ?? ""))
                 if i >= warmup {
                     times.append(dt)
+                    if let rate { gemmRates.append(rate.gflopPerSecond) }
                     phases.append([p.teacherForward, p.studentForward, p.losses, p.backward, Double(t2 - t1) * 1e-9])
                 }
             }
             let names = ["teacher fwd", "student fwd", "losses", "backward", "update (clip+AdamW+EMA+queues)"]
             var parts: [String] = []
             for (k, name) in names.enumerated() { parts.append("\(name) \(fmt(median(phases.map { $0[k] })))") }
-            print("phase medians (s): " + parts.joined(separator: ", "))
+            print("phase medians (s): " + parts.joined(separator: ", ")
+                  + (gemmRates.isEmpty ? "" : "; gemm \(fmt(median(gemmRates), 1)) GFLOP/s"))
             let med = median(times)
             print("RESULT preset=\(preset) batch=\(B) threads=\(threads) s/step median \(fmt(med)) min \(fmt(times.min()!)) "
                   + "max \(fmt(times.max()!)) | img/s median \(fmt(Double(B) / med, 2)) (min \(fmt(Double(B) / times.max()!, 2)) "
