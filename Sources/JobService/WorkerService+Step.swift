@@ -40,10 +40,12 @@ extension WorkerService {
                                    weak: weak)
             let state = j.state
             // LOCAL: the slice's gradients, centre and loss sums, entries.
+            var meter = GemmMeter()
             try local.run(studentParams: state.student, teacherParams: state.teacher, memories: state.memories,
                           center: state.center.base, crops: crops, dropPath: .seeds(seeds), globalBatch: c.batch_size,
                           teacherTemperature: state.schedules.teacherTemperature(epoch: state.epoch), into: out,
                           pool: pool)
+            let gemmRate = meter.lap(threads: settings.threads)
             send(.job(.sliceEntries(EntriesCodec.message(out.entries))), generation: p.generation, step: p.step)
             // Ring: all-reduce of the fused buffer (the owned chunk goes to the coordinator as soon as it is final),
             // then all-gather of every rank's entries.
@@ -89,8 +91,10 @@ extension WorkerService {
                                                         ("rank", .int(p.rank)), ("seconds", .double(t2 - t0)),
                                                         ("apply_seconds", .double(t2 - t1))]
                 if hashed { fields.append(("state_hash", .string(String(format: "%016llx", hash)))) }
-                log.log("applied", String(format: "step %d applied (rank %d of %d, %d images, %.3f s, %.1f img/s)",
-                                          p.step, p.rank, p.worldSize, b, t2 - t0, shared.imagesPerSecond), fields)
+                if let g = gemmRate { fields.append(("gemm_gflop_per_second", .double(g.gflopPerSecond))) }
+                log.log("applied", String(format: "step %d applied (rank %d of %d, %d images, %.3f s, %.1f img/s, "
+                                          + "gemm %.0f GFLOP/s)", p.step, p.rank, p.worldSize, b, t2 - t0,
+                                          shared.imagesPerSecond, gemmRate?.gflopPerSecond ?? 0), fields)
             }
         } catch RingError.interrupted(let reason) {
             // The coordinator has moved on (its message is next in the inbox); nothing to report.

@@ -57,6 +57,8 @@ public final class WorkerService {
     var exitCode: Int32?
     var lastStepEnd: Double?
     var lastAppliedLog = -Double.infinity
+    /// The GEMM engine this worker computes with (chosen once, at start-up).
+    let gemm: GemmEngine
     /// Unreadable images skipped by this worker's loaders (the largest count any loader reported).
     var skippedFiles = 0
     /// The coordinator's online kNN request waiting for the cache to reach its step (`WorkerService+OnlineKNN`).
@@ -68,7 +70,7 @@ public final class WorkerService {
         settings = s
         self.log = log
         pool = ComputePool(threads: s.threads)
-        BLAS.setThreads(s.threads)
+        gemm = try BLAS.configure(s.gemm, threads: s.threads)
         link = try WorkerLink(settings: s, log: log, inbox: inbox, shared: shared)
     }
 
@@ -80,6 +82,9 @@ public final class WorkerService {
         }
         log.log("start", "starting (\(settings.threads) compute + \(settings.loaderThreads) loader "
                 + "threads, data \(settings.dataEndpoint)) joining \(settings.coordinator)")
+        log.log("gemm", "gemm: \(gemm), cpu \(GemmEngine.cpu.summary)",
+                [("gemm_engine", .string(gemm.kind.rawValue)), ("gemm_kernels", .string(gemm.kernels))])
+        if let w = gemm.warning { log.log("warning", "gemm: \(w)") }
         link.start()
         while exitCode == nil {
             // Take every waiting message first (aborts and new generations win over stale plans).

@@ -1,3 +1,5 @@
+import MugsModel
+
 /// Everything `mugs-worker` is told on its command line, checked.
 public struct WorkerSettings: Sendable {
     /// The coordinator's ZeroMQ endpoint, e.g. `tcp://head:5555`.
@@ -21,6 +23,8 @@ public struct WorkerSettings: Sendable {
     /// Longest pause between attempts to reach a coordinator that is gone.
     public var maxBackoff: Double
     public var logFormat: JobLog.Format
+    /// The GEMM engine to run (`auto`: chosen by the CPU's features, docs/OPERATIONS.md "GEMM engine").
+    public var gemm: GemmEngine.Choice = .auto
 
     public init(coordinator: String, threads: Int, loaderThreads: Int, dataEndpoint: String, dataBind: String?,
                 token: String, workerID: String, host: String, ringPeerTimeout: Double, ringJoinTimeout: Double,

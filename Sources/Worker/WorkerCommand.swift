@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JobService
+import MugsModel
 
 /// `mugs-worker`: one per machine; joins a coordinator and computes its share of every step (docs/OPERATIONS.md).
 struct WorkerCommand: ParsableCommand {
@@ -48,6 +49,9 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Longest pause between attempts to reach a coordinator that is gone, seconds.")
     var maxBackoff = 5.0
 
+    @Option(help: "GEMM engine: auto (chosen by the CPU's features: oneDNN where the CPU has AVX2/AVX-512, else OpenBLAS), onednn or openblas.")
+    var gemm = "auto"
+
     @Option(help: "Log format: text or json.")
     var logFormat = "text"
 
@@ -60,6 +64,9 @@ struct WorkerCommand: ParsableCommand {
             throw ValidationError("--ring-timeout, --ring-join-timeout and --max-backoff must be positive")
         }
         guard JobLog.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
+        guard GemmEngine.Choice(rawValue: gemm) != nil else {
+            throw ValidationError("--gemm is auto, onednn or openblas (got '\(gemm)')")
+        }
         guard coordinator.hasPrefix("tcp://") || coordinator.hasPrefix("ipc://") else {
             throw ValidationError("--coordinator must be tcp://HOST:PORT (got '\(coordinator)')")
         }
@@ -81,6 +88,7 @@ struct WorkerCommand: ParsableCommand {
                 token: try JobToken.read(file: tokenFile), workerID: id, host: hostName, ringPeerTimeout: ringTimeout,
                 ringJoinTimeout: ringJoinTimeout, maxBackoff: maxBackoff, logFormat: format)
             settings.ringSharedMemory = !noSharedMemory
+            settings.gemm = GemmEngine.Choice(rawValue: gemm)!
             let service = try WorkerService(settings: settings, log: log)
             let code = service.run()
             if code != 0 { throw ExitCode(code) }
