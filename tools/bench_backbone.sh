@@ -3,21 +3,21 @@
 #
 # For each shape (cpu: d=192/12/3, patch 4, 32 px, batch 64; paper: ViT-S/16 at 224 px, batch 16) it runs
 # `mugs bench backbone` and `../shared/bench/torch_backbone.py` (2 threads) back to back, prints both img/s
-# (medians) and the ratio mugs/torch; then repeats everything with `env -u OPENBLAS_CORETYPE` (OpenBLAS picks its
-# own kernels for this CPU instead of the Haswell ones the environment forces).
+# (medians) and the ratio mugs/torch; once per GEMM engine (`--engines`, default "onednn openblas").
 #
-# Usage: tools/bench_backbone.sh [--steps N] [--threads N] [--shapes "cpu paper"]
+# Usage: tools/bench_backbone.sh [--steps N] [--threads N] [--shapes "cpu paper"] [--engines "onednn openblas"]
 # Env:   PYTHON (default ~/mugs-ref/bin/python), TORCH_BENCH (default ../shared/bench/torch_backbone.py),
 #        SCRATCH (SwiftPM scratch path, default .build-release), MUGS (a prebuilt mugs binary; skips the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=10; threads=2; shapes="cpu paper"
+steps=10; threads=2; shapes="cpu paper"; engines="onednn openblas"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --steps) steps="$2"; shift 2 ;;
         --threads) threads="$2"; shift 2 ;;
         --shapes) shapes="$2"; shift 2 ;;
+        --engines) engines="$2"; shift 2 ;;
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
@@ -25,12 +25,12 @@ source tools/bench_lib.sh  # the script runs from the repository root (cd above)
 bench_setup torch_backbone.py
 
 run_all() {
-    local label="$1"; shift
+    local label="$1" gemm="$2"; shift 2
     echo "== $label"
     for shape in $shapes; do
         local torch_args=(); [[ "$shape" == paper ]] && torch_args=(--paper)
         local out_ours out_theirs ours theirs
-        out_ours=$("$@" "$MUGS" bench backbone --preset "$shape" --threads "$threads" --steps "$steps")
+        out_ours=$("$@" "$MUGS" bench backbone --gemm "$gemm" --preset "$shape" --threads "$threads" --steps "$steps")
         echo "$out_ours"
         out_theirs=$("$@" "$python" "$torch_bench" --threads "$threads" --steps "$steps" "${torch_args[@]}")
         echo "$out_theirs"
@@ -40,5 +40,6 @@ run_all() {
     done
 }
 
-run_all "env as set (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" env
-run_all "env -u OPENBLAS_CORETYPE" env -u OPENBLAS_CORETYPE
+for engine in $engines; do
+    run_all "gemm $engine (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" "$engine" env
+done

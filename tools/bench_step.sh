@@ -4,22 +4,23 @@
 #
 # For each configuration (cpu: the cpu_fashion_mnist preset, batch 64; paper: vit_small_imagenet, batch 8) it runs
 # `mugs bench step` and `../shared/bench/torch_mugs_step.py` (2 threads) back to back, prints both img/s (medians
-# of the timed steps, each run also prints its phase breakdown) and the ratio mugs/torch; then repeats everything
-# with `env -u OPENBLAS_CORETYPE`.
+# of the timed steps, each run also prints its phase breakdown) and the ratio mugs/torch; once per GEMM engine
+# (`--engines`, default "onednn openblas"; the torch run is repeated beside each).
 #
-# Usage: tools/bench_step.sh [--steps N] [--warmup N] [--threads N] [--configs "cpu paper"]
+# Usage: tools/bench_step.sh [--steps N] [--warmup N] [--threads N] [--configs "cpu paper"] [--engines "onednn openblas"]
 # Env:   PYTHON (default ~/mugs-ref/bin/python), TORCH_BENCH (default ../shared/bench/torch_mugs_step.py),
 #        SCRATCH (SwiftPM scratch path, default .build-release), MUGS (a prebuilt mugs binary; skips the build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-steps=10; warmup=2; threads=2; configs="cpu paper"
+steps=10; warmup=2; threads=2; configs="cpu paper"; engines="onednn openblas"
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --steps) steps="$2"; shift 2 ;;
         --warmup) warmup="$2"; shift 2 ;;
         --threads) threads="$2"; shift 2 ;;
         --configs) configs="$2"; shift 2 ;;
+        --engines) engines="$2"; shift 2 ;;
         *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
     esac
 done
@@ -27,13 +28,13 @@ source tools/bench_lib.sh  # the script runs from the repository root (cd above)
 bench_setup torch_mugs_step.py
 
 run_all() {
-    local label="$1"; shift
+    local label="$1" gemm="$2"; shift 2
     echo "== $label"
     for config in $configs; do
         local preset=cpu_fashion_mnist batch=64
         [[ "$config" == paper ]] && { preset=vit_small_imagenet; batch=8; }
         local ours theirs
-        ours=$("$@" "$MUGS" bench step --preset "$preset" --batch "$batch" --threads "$threads" --steps "$steps" \
+        ours=$("$@" "$MUGS" bench step --gemm "$gemm" --preset "$preset" --batch "$batch" --threads "$threads" --steps "$steps" \
                --warmup "$warmup" | to_stderr_too | median_ips)
         theirs=$("$@" "$python" "$torch_bench" --config "$config" --batch "$batch" --threads "$threads" \
                  --steps "$steps" --warmup "$warmup" --no-flops | to_stderr_too | median_ips)
@@ -42,5 +43,6 @@ run_all() {
     done
 }
 
-run_all "env as set (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" env
-run_all "env -u OPENBLAS_CORETYPE" env -u OPENBLAS_CORETYPE
+for engine in $engines; do
+    run_all "gemm $engine (OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset})" "$engine" env
+done

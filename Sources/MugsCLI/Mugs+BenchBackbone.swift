@@ -18,8 +18,8 @@ extension Mugs {
         @Option(help: "Threads for OpenBLAS and the kernel pool (default: all cores of this process).")
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-        @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas.")
-        var gemm: GemmEngine.Choice = .auto
+        @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas (default: $MUGS_GEMM, else auto).")
+        var gemm: GemmEngine.Choice = GemmEngine.environmentChoice
 
         @Option(help: "Timed steps per shape (after 2 warm-up steps).")
         var steps: Int = 10

@@ -32,8 +32,8 @@ extension Mugs {
         @Option(help: "Compute threads (BLAS and loops).")
         var threads: Int = 2
 
-        @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas.")
-        var gemm: GemmEngine.Choice = .auto
+        @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas (default: $MUGS_GEMM, else auto).")
+        var gemm: GemmEngine.Choice = GemmEngine.environmentChoice
 
         func validate() throws {
             guard MugsConfig.preset(named: preset) != nil else {

@@ -9,8 +9,8 @@ extension Mugs {
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the CPU and the GEMM engine in use.")
 
-        @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas.")
-        var gemm: GemmEngine.Choice = .auto
+        @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas (default: $MUGS_GEMM, else auto).")
+        var gemm: GemmEngine.Choice = GemmEngine.environmentChoice
 
         @Option(help: "Threads per matrix product (default: the cores this process may use).")
         var threads: Int = GemmEngine.defaultThreads

@@ -10,6 +10,13 @@ public struct CPUFeatures: Sendable {
     public let vendor: String, brand: String
     public let family: Int, model: Int
 
+    init(x86: Bool, avx2: Bool, fma: Bool, avx512f: Bool, avx512bw: Bool, avx512vl: Bool, avx512dq: Bool,
+         avx512bf16: Bool, amxTile: Bool, amxBF16: Bool, vendor: String, brand: String, family: Int, model: Int) {
+        self.x86 = x86; self.avx2 = avx2; self.fma = fma; self.avx512f = avx512f; self.avx512bw = avx512bw
+        self.avx512vl = avx512vl; self.avx512dq = avx512dq; self.avx512bf16 = avx512bf16; self.amxTile = amxTile
+        self.amxBF16 = amxBF16; self.vendor = vendor; self.brand = brand; self.family = family; self.model = model
+    }
+
     static func read() -> CPUFeatures {
         var f = mugs_cpu_features()
         mugs_cpu_features_read(&f)

@@ -49,13 +49,18 @@ public struct GemmEngine: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The choice `MUGS_GEMM` names (auto when unset; auto with a message on stderr when it names no engine): the
+    /// default of every `--gemm` option.
+    public static var environmentChoice: Choice {
+        let env = ProcessInfo.processInfo.environment["MUGS_GEMM"] ?? "auto"
+        if let c = Choice(rawValue: env) { return c }
+        FileHandle.standardError.write(Data("mugs: MUGS_GEMM=\(env) is not one of auto|onednn|openblas; using auto\n".utf8))
+        return .auto
+    }
+
     /// The engine for a process that did not call `BLAS.configure`: `MUGS_GEMM` or auto.
     static func defaultSelection() -> GemmEngine {
-        let env = ProcessInfo.processInfo.environment["MUGS_GEMM"] ?? "auto"
-        let choice = Choice(rawValue: env) ?? {
-            FileHandle.standardError.write(Data("mugs: MUGS_GEMM=\(env) is not one of auto|onednn|openblas; using auto\n".utf8))
-            return .auto
-        }()
+        let choice = environmentChoice
         do { return try select(choice, threads: defaultThreads) } catch {
             FileHandle.standardError.write(Data("mugs: \(error); using openblas\n".utf8))
             return describe(.openblas)
@@ -77,15 +82,18 @@ public struct GemmEngine: Sendable, CustomStringConvertible {
             let config = String(cString: openblas_get_config())
             let version = config.split(separator: " ").dropFirst().first.map(String.init) ?? "?"
             let core = String(cString: openblas_get_corename())
-            var warning = note
-            if cpu.hasVectorFMA && !openBLASVectorCores.contains(core.lowercased()) {
-                warning = (note.map { $0 + "; " } ?? "") + "OpenBLAS does not know this CPU and runs its generic \(core) "
-                    + "kernels on a CPU with \(cpu.vectorISA), several times slower than it can be: install Debian's "
-                    + "libdnnl2 (mugs then uses oneDNN), or set OPENBLAS_CORETYPE="
-                    + (cpu.avx512f ? "SkylakeX" : "Haswell") + " for this process"
-            }
-            return GemmEngine(kind: .openblas, library: "OpenBLAS \(version)", kernels: core, warning: warning)
+            let warning = [note, openBLASWarning(core: core, cpu: cpu)].compactMap { $0 }.joined(separator: "; ")
+            return GemmEngine(kind: .openblas, library: "OpenBLAS \(version)", kernels: core,
+                              warning: warning.isEmpty ? nil : warning)
         }
+    }
+
+    /// The warning for OpenBLAS running `core` kernels on `cpu`, or nil when they use its vector FMA units.
+    static func openBLASWarning(core: String, cpu: CPUFeatures) -> String? {
+        guard cpu.hasVectorFMA, !openBLASVectorCores.contains(core.lowercased()) else { return nil }
+        return "OpenBLAS does not know this CPU and runs its generic \(core) kernels on a CPU with \(cpu.vectorISA), "
+            + "several times slower than it can be: install Debian's libdnnl2 (mugs then uses oneDNN), or set "
+            + "OPENBLAS_CORETYPE=" + (cpu.avx512f ? "SkylakeX" : "Haswell") + " for this process"
     }
 
     /// OpenBLAS core names whose kernels use AVX2/FMA or AVX-512 (lower case).

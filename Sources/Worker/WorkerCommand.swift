@@ -49,8 +49,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Longest pause between attempts to reach a coordinator that is gone, seconds.")
     var maxBackoff = 5.0
 
-    @Option(help: "GEMM engine: auto (chosen by the CPU's features: oneDNN where the CPU has AVX2/AVX-512, else OpenBLAS), onednn or openblas.")
-    var gemm = "auto"
+    @Option(help: "GEMM engine: auto (chosen by the CPU's features: oneDNN where the CPU has AVX2/AVX-512, else OpenBLAS), onednn or openblas (default: $MUGS_GEMM, else auto).")
+    var gemm = ProcessInfo.processInfo.environment["MUGS_GEMM"] ?? "auto"
 
     @Option(help: "Log format: text or json.")
     var logFormat = "text"
