@@ -58,15 +58,31 @@ public final class ParameterBuffer: @unchecked Sendable {
     public let layout: ParameterLayout
     public let base: UnsafeMutablePointer<Float>
     public var count: Int { layout.count }
+    /// The buffer whose memory a prefix view uses (kept alive by the view); nil when this buffer owns its memory.
+    private let viewed: ParameterBuffer?
 
     public init(layout: ParameterLayout) {
         self.layout = layout
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(layout.count, 1) * 4, alignment: 64)
         base = raw.bindMemory(to: Float.self, capacity: max(layout.count, 1))
         base.initialize(repeating: 0, count: max(layout.count, 1))
+        viewed = nil
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    /// A view, without a copy, of the part of `other` laid out by `layout`, which must be a prefix of
+    /// `other.layout` (same names, shapes and offsets: the backbone of a network, the gradients of a fused buffer).
+    public init(prefixOf other: ParameterBuffer, layout: ParameterLayout) {
+        let n = layout.specs.count
+        precondition(layout.count <= other.layout.count && n <= other.layout.specs.count
+                     && Array(layout.specs) == Array(other.layout.specs.prefix(n))
+                     && Array(layout.offsets) == Array(other.layout.offsets.prefix(n)),
+                     "layout is not a prefix of the viewed buffer's layout")
+        self.layout = layout
+        base = other.base
+        viewed = other
+    }
+
+    deinit { if viewed == nil { UnsafeMutableRawPointer(base).deallocate() } }
 
     /// The whole buffer, padding included.
     public var all: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: base, count: layout.count) }

@@ -50,8 +50,9 @@ public final class TrainStep {
 
     let L: Int, C: Int, G: Int, l: Int
     let Tg: Int, Tl: Int
-    // The backbone reads buffers of its own layout (a prefix of the network's): working copies.
-    let studentVit: ParameterBuffer, teacherVit: ParameterBuffer, vitGrads: ParameterBuffer
+    /// The backbone reads and writes buffers of its own layout, a prefix of the network's (and of the fused
+    /// buffer's gradient part): views of the caller's buffers, made again only when those buffers change.
+    private var backboneViews: (student: ParameterBuffer, teacher: ParameterBuffer, grads: ParameterBuffer)?
     let teacherActs: ViTActivations, globalActs: ViTActivations, localActs: ViTActivations
     let teacherPath: LocalGroupPath, studentPath: LocalGroupPath
     public let teacherInstance: ContrastHead, teacherLocalGroup: ContrastHead, teacherGroup: GroupHead
@@ -78,9 +79,6 @@ public final class TrainStep {
         teacher = try MugsNetwork(config: c, student: false)
         fusedLayout = FusedLayout(student: student.layout, prototypes: c.group_out_dim)
         L = c.local_crops_number; C = c.embedDim; G = c.global_crop_size; l = c.local_crop_size
-        studentVit = ParameterBuffer(layout: student.vit.layout)
-        teacherVit = ParameterBuffer(layout: teacher.vit.layout)
-        vitGrads = ParameterBuffer(layout: student.vit.layout)
         teacherActs = try teacher.vit.makeActivations(B: 2 * b, Hi: G, Wi: G, pool: pool)
         globalActs = try student.vit.makeActivations(B: 2 * b, Hi: G, Wi: G, pool: pool)
         localActs = try student.vit.makeActivations(B: L * b, Hi: l, Wi: l, pool: pool)
@@ -142,8 +140,8 @@ public final class TrainStep {
             defer { t0 = t }
             return Double(t - t0) * 1e-9
         }
-        studentVit.base.update(from: studentParams.base, count: studentVit.count)
-        teacherVit.base.update(from: teacherParams.base, count: teacherVit.count)
+        let (studentVit, teacherVit, vitGrads) = views(student: studentParams, teacher: teacherParams,
+                                                       fused: out.fused)
 
         // 1. Teacher: 2 global crops, no stochastic depth.
         teacherActs.disableDropPath()
@@ -211,10 +209,9 @@ public final class TrainStep {
         }
         phases.losses = lap()
 
-        // 4. Backward into the fused buffer (heads write there directly; the backbone via its own-layout copy).
+        // 4. Backward into the fused buffer (heads and backbone alike: `vitGrads` is a view of its prefix).
         let fused = out.fused
         fused.zero()
-        vitGrads.zero()
         dCls.zero(); dLg.zero(); dQuery.zero()
         studentInstance.backward(dInp: dCls.p, grads: fused, dOut: dInstance.p, inp: sCls.p, params: studentParams,
                                  N: rows, pool: pool)
@@ -224,10 +221,9 @@ public final class TrainStep {
                                    params: studentParams, N: rows, pool: pool)
         studentPath.backward(dQueries: dQuery.p, dOut: dLg.p, params: studentParams, grads: vitGrads, pool: pool)
         backboneBackward(acts: globalActs, dOut: dOutGlobal, dPre: dPreGlobal, firstRow: 0, N: 2 * b, T: Tg,
-                         pool: pool)
+                         params: studentVit, grads: vitGrads, pool: pool)
         backboneBackward(acts: localActs, dOut: dOutLocal, dPre: dPreLocal, firstRow: 2 * b, N: L * b, T: Tl,
-                         pool: pool)
-        addInPlace(fused.base, vitGrads.base, count: vitGrads.count, pool: pool)
+                         params: studentVit, grads: vitGrads, pool: pool)
         phases.backward = lap()
 
         // 5. Centre sums, loss sums, entries.
@@ -304,7 +300,8 @@ public final class TrainStep {
     /// One crop-size group's backbone backward: ∂/∂(normed CLS) from the heads and ∂/∂(pre-norm tokens) from the
     /// local-group query, into `vitGrads`.
     private func backboneBackward(acts: ViTActivations, dOut: ScratchBuffer, dPre: ScratchBuffer, firstRow: Int,
-                                  N: Int, T: Int, pool: ComputePool) {
+                                  N: Int, T: Int, params studentVit: ParameterBuffer, grads vitGrads: ParameterBuffer,
+                                  pool: ComputePool) {
         let C = C
         dOut.zero(N * T * C)
         for r in 0 ..< N { (dOut.p + r * T * C).update(from: dCls.p + (firstRow + r) * C, count: C) }
@@ -313,6 +310,20 @@ public final class TrainStep {
                                          pool: pool)
         student.vit.backward(dOutput: dOut.p, dPreNorm: dPre.p, dImages: nil, params: studentVit, grads: vitGrads,
                              acts: acts, pool: pool)
+    }
+
+    /// Backbone-layout views of the student and teacher parameters and of the fused buffer's gradients.
+    private func views(student: ParameterBuffer, teacher: ParameterBuffer,
+                       fused: ParameterBuffer) -> (ParameterBuffer, ParameterBuffer, ParameterBuffer) {
+        if let v = backboneViews, v.student.base == student.base, v.teacher.base == teacher.base,
+           v.grads.base == fused.base {
+            return (v.student, v.teacher, v.grads)
+        }
+        let v = (student: ParameterBuffer(prefixOf: student, layout: self.student.vit.layout),
+                 teacher: ParameterBuffer(prefixOf: teacher, layout: self.teacher.vit.layout),
+                 grads: ParameterBuffer(prefixOf: fused, layout: self.student.vit.layout))
+        backboneViews = v
+        return (v.student, v.teacher, v.grads)
     }
 
     /// Seeds of crops `crops` of every image, in the crop-major row order of a crop-size group: crop v of the
