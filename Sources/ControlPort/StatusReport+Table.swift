@@ -1,6 +1,18 @@
 import Foundation
 
 extension StatusReport {
+    /// One line for a progress loop (`mugs status --progress`, deploy/quickstart.sh), whatever the job's age:
+    /// `state training  step 120/9360 (1.3%)  loss 5.5000  16.0 img/s  2 workers  ETA 1h02m`, with `-` for what is
+    /// not known yet (no committed step, no ETA).
+    public func progressLine() -> String {
+        let pct = totalSteps > 0 ? Double(step) / Double(totalSteps) * 100 : 0
+        let loss = losses.map { String(format: "%.4f", $0.total) } ?? "-"
+        let ring = workers.count
+        return String(format: "state %@  step %d/%d (%.1f%%)  loss %@  %.1f img/s  %d worker%@",
+                      state, step, totalSteps, pct, loss, imagesPerSecond, ring, ring == 1 ? "" : "s")
+            + "  ETA " + (etaSeconds.map(Self.duration) ?? "-")
+    }
+
     /// The human view printed by `mugs status`.
     public func table() -> String {
         var lines: [String] = []
@@ -29,11 +41,12 @@ extension StatusReport {
         }
         if skippedFiles > 0 { lines.append("skipped unreadable files \(skippedFiles)") }
         lines.append("workers \(workers.count) (min \(minWorkers))")
-        lines.append("  rank  host                            heartbeat   img/s")
+        lines.append("  rank  host                            heartbeat   img/s  gemm GFLOP/s  engine")
         for w in workers.sorted(by: { $0.rank < $1.rank }) {
             let host = w.host.count > 30 ? String(w.host.prefix(29)) + "…" : w.host
             lines.append(String(format: "  %4d  ", w.rank) + host.padding(toLength: 30, withPad: " ", startingAt: 0)
-                         + String(format: "  %7.1f s  %6.1f", w.heartbeatAgeSeconds, w.imagesPerSecond))
+                         + String(format: "  %7.1f s  %6.1f  %12.0f  ", w.heartbeatAgeSeconds, w.imagesPerSecond,
+                                  w.gemmGflopPerSecond) + (w.gemm.isEmpty ? "-" : w.gemm))
         }
         return lines.joined(separator: "\n") + "\n"
     }

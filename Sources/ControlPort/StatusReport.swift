@@ -7,9 +7,15 @@ public struct StatusReport: Codable, Sendable, Equatable {
         public var host: String
         public var heartbeatAgeSeconds: Double
         public var imagesPerSecond: Double
-        public init(rank: Int, host: String, heartbeatAgeSeconds: Double, imagesPerSecond: Double) {
+        /// The worker's GEMM engine and kernel family, e.g. `onednn (oneDNN 2.6.3, avx512_core_bf16)`, and the GEMM
+        /// throughput of its last step (0 before its first).
+        public var gemm: String
+        public var gemmGflopPerSecond: Double
+        public init(rank: Int, host: String, heartbeatAgeSeconds: Double, imagesPerSecond: Double, gemm: String = "",
+                    gemmGflopPerSecond: Double = 0) {
             self.rank = rank; self.host = host
             self.heartbeatAgeSeconds = heartbeatAgeSeconds; self.imagesPerSecond = imagesPerSecond
+            self.gemm = gemm; self.gemmGflopPerSecond = gemmGflopPerSecond
         }
     }
 
@@ -70,8 +76,31 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var etaSeconds: Double?
     public var lastCheckpoint: Checkpoint?
     public var skippedFiles: Int
-    /// Absent when online kNN is off or before its first result.
+    /// null when online kNN is off or before its first result.
     public var onlineKnn: OnlineKnn?
+
+    enum CodingKeys: String, CodingKey {
+        case job, state, generation, step, totalSteps, epoch, epochProgress, globalBatch, minWorkers, workers, losses
+        case lr, weightDecay, teacherMomentum, teacherTemperature, imagesPerSecond, etaSeconds, lastCheckpoint
+        case skippedFiles, onlineKnn
+    }
+
+    /// Every key, always: an unknown value (no loss yet, no ETA yet, no checkpoint) is an explicit `null`, so that a
+    /// client never has to guess whether a key is missing or unknown (the synthesized encoder drops nil optionals).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(job, forKey: .job); try c.encode(state, forKey: .state)
+        try c.encode(generation, forKey: .generation); try c.encode(step, forKey: .step)
+        try c.encode(totalSteps, forKey: .totalSteps); try c.encode(epoch, forKey: .epoch)
+        try c.encode(epochProgress, forKey: .epochProgress); try c.encode(globalBatch, forKey: .globalBatch)
+        try c.encode(minWorkers, forKey: .minWorkers); try c.encode(workers, forKey: .workers)
+        try c.encode(losses, forKey: .losses); try c.encode(lr, forKey: .lr)
+        try c.encode(weightDecay, forKey: .weightDecay); try c.encode(teacherMomentum, forKey: .teacherMomentum)
+        try c.encode(teacherTemperature, forKey: .teacherTemperature)
+        try c.encode(imagesPerSecond, forKey: .imagesPerSecond); try c.encode(etaSeconds, forKey: .etaSeconds)
+        try c.encode(lastCheckpoint, forKey: .lastCheckpoint); try c.encode(skippedFiles, forKey: .skippedFiles)
+        try c.encode(onlineKnn, forKey: .onlineKnn)
+    }
 
     public init(job: String, state: String, generation: Int, step: Int, totalSteps: Int, epoch: Int,
                 epochProgress: Double, globalBatch: Int, minWorkers: Int, workers: [Worker], losses: Losses?,

@@ -56,6 +56,7 @@ extension CoordinatorService {
         switch env.message {
         case let .heartbeat(h):
             peers[id]?.imagesPerSecond = h.imagesPerSecond
+            peers[id]?.gemmGflopPerSecond = h.gemmGflopPerSecond
             handle(machine.handle(.heard(id)))
         case let .reducedChunk(c):
             guard let a = assembly(generation: g, step: step) else { handle(machine.handle(.heard(id))); return }
@@ -131,7 +132,8 @@ extension CoordinatorService {
         }
         let id = nextWorkerID
         nextWorkerID += 1
-        peers[id] = Peer(routingID: routingID, name: j.workerID, host: j.host, lastHeard: ProcessLifecycle.now())
+        peers[id] = Peer(routingID: routingID, name: j.workerID, host: j.host, gemm: j.gemm,
+                         lastHeard: ProcessLifecycle.now())
         idsByRouting[routingID] = id
         let welcome = Welcome(configYAML: configYAML, datasetSpec: settings.dataSpec,
                               datasetFingerprint: dataset.fingerprint, seed: UInt64(config.seed),
@@ -142,9 +144,11 @@ extension CoordinatorService {
         // coordinator's timeline reaches the same step numbers with other rounding (e.g. another ring size).
         var cache = j.cachedStep.map { Int(clamping: $0) } ?? -1
         let reused = cache >= 0 && cache == state.step && j.cachedStateHash == state.stateHash()
-        log.log("join", "\(j.workerID) joined from \(j.host) (data \(j.dataEndpoint), \(j.cores) threads, cache at step "
+        log.log("join", "\(j.workerID) joined from \(j.host) (data \(j.dataEndpoint), \(j.cores) threads, gemm "
+                + "\(j.gemm.isEmpty ? "not reported" : j.gemm), cache at step "
                 + "\(cache)\(cache < 0 ? "" : reused ? ", reused" : ", to be replaced"))",
-                [("worker", .string(j.workerID)), ("cache_step", .int(cache)), ("cache_reused", .bool(reused))])
+                [("worker", .string(j.workerID)), ("cache_step", .int(cache)), ("cache_reused", .bool(reused)),
+                 ("gemm", .string(j.gemm))])
         if !reused { cache = -1 }
         handle(machine.handle(.joined(id, WorkerInfo(host: j.host, dataEndpoint: j.dataEndpoint, threads: Int(j.cores)),
                                       cacheStep: cache)))

@@ -21,7 +21,8 @@ extension CoordinatorService {
             let p = peers[w.id]
             return StatusReport.Worker(rank: rankOf[w.id] ?? -1, host: "\(p?.host ?? w.info.host) (\(p?.name ?? "?"))",
                                        heartbeatAgeSeconds: max(0, now - (p?.lastHeard ?? now)),
-                                       imagesPerSecond: p?.imagesPerSecond ?? 0)
+                                       imagesPerSecond: p?.imagesPerSecond ?? 0, gemm: p?.gemm ?? "",
+                                       gemmGflopPerSecond: p?.gemmGflopPerSecond ?? 0)
         }
         let epoch = state.epoch
         let progress = Double(state.step - epoch * plan.stepsPerEpoch) / Double(plan.stepsPerEpoch)
@@ -79,6 +80,10 @@ extension CoordinatorService {
                  workers.map { ([("host", $0.host), ("rank", String($0.rank))], $0.heartbeatAgeSeconds) })
         m.gauges("mugs_worker_images_per_second", "The worker's own throughput.",
                  workers.map { ([("host", $0.host), ("rank", String($0.rank))], $0.imagesPerSecond) })
+        m.gauges("mugs_worker_gemm_gflop_per_second",
+                 "GEMM throughput of the worker's last step (GFLOP/s), labelled with its engine and kernel family.",
+                 workers.map { ([("host", $0.host), ("rank", String($0.rank)), ("engine", $0.gemm)],
+                                $0.gemmGflopPerSecond) })
         control.publish(report, metrics: m.text, finished: machine.phase == .finished || final)
     }
 }

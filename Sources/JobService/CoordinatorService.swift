@@ -18,6 +18,9 @@ public final class CoordinatorService {
         var routingID: [UInt8]
         var name: String
         var host: String
+        /// The worker's GEMM engine as its join named it, and its last reported GEMM throughput.
+        var gemm: String
+        var gemmGflopPerSecond: Double = 0
         var imagesPerSecond: Double = 0
         var lastHeard: Double
     }
@@ -189,6 +192,9 @@ public final class CoordinatorService {
                 + "http://\(s.controlHost):\(server.port)",
                 [("job", .string(jobName)), ("step", .int(state.step)), ("total_steps", .int(totalSteps)),
                  ("control_port", .int(server.port)), ("resumed", .bool(resumed != nil))])
+        log.log("gemm", "cpu \(GemmEngine.cpu.summary); the coordinator's update runs no matrix products: each worker "
+                + "names its GEMM engine when it joins, and /status and /metrics show it with its GEMM GFLOP/s",
+                [("cpu", .string(GemmEngine.cpu.summary))])
         if machine.phase == .finished { finishedReason = "all \(totalSteps) steps were already committed" }
         publishStatus()
     }

@@ -13,6 +13,14 @@ final class WorkerLink {
         private var _cacheStep: Int = -1
         private var _imagesPerSecond = 0.0
         private var _cacheHash: UInt64?
+        private var _gemmGflopPerSecond = 0.0
+        /// The GEMM engine and kernel family (`GemmEngine.description`), reported in every join; set before `start`.
+        var gemm = ""
+        /// GEMM throughput of the last step, reported in heartbeats.
+        var gemmGflopPerSecond: Double {
+            get { lock.lock(); defer { lock.unlock() }; return _gemmGflopPerSecond }
+            set { lock.lock(); _gemmGflopPerSecond = newValue; lock.unlock() }
+        }
         /// The hash of the cache at `cacheStep`, when the compute thread has computed it (nil: unknown).
         var cacheHash: UInt64? {
             get { lock.lock(); defer { lock.unlock() }; return _cacheHash }
@@ -132,7 +140,8 @@ final class WorkerLink {
                 lastHeartbeat = now
                 let c = shared.cacheStep
                 send(.heartbeat(Heartbeat(workerID: settings.workerID, cachedStep: c >= 0 ? UInt64(c) : nil,
-                                          imagesPerSecond: shared.imagesPerSecond)))
+                                          imagesPerSecond: shared.imagesPerSecond,
+                                          gemmGflopPerSecond: shared.gemmGflopPerSecond)))
             }
         }
         if leaving {
@@ -155,7 +164,7 @@ final class WorkerLink {
         let c = shared.cacheStep, h = shared.cacheHash
         send(.join(Join(workerID: settings.workerID, host: settings.host, dataEndpoint: settings.dataEndpoint,
                         cores: UInt32(settings.threads), cachedStep: c >= 0 ? UInt64(c) : nil, token: settings.token,
-                        cachedStateHash: c >= 0 ? h : nil)))
+                        cachedStateHash: c >= 0 ? h : nil, gemm: shared.gemm)))
     }
 
     private func drainCoordinator(_ now: Double) {

@@ -31,8 +31,9 @@ extension WorkerService {
         let b = batch.count, c = j.config
         do {
             let (local, out) = try stepBuffers(b: b, config: c)
-            let seeds = (0 ..< b).map { batch.dropPathSeed[$0] }
-            let weak = (0 ..< b).map { batch.weak[$0] != 0 }
+            seedScratch.removeAll(keepingCapacity: true); weakScratch.removeAll(keepingCapacity: true)
+            for i in 0 ..< b { seedScratch.append(batch.dropPathSeed[i]); weakScratch.append(batch.weak[i] != 0) }
+            let seeds = seedScratch, weak = weakScratch
             let G = c.global_crop_size, l = c.local_crop_size, L = c.local_crops_number
             let crops = SliceCrops(teacherGlobal: UnsafeBufferPointer(start: batch.teacherGlobal, count: 2 * b * 3 * G * G),
                                    studentGlobal: UnsafeBufferPointer(start: batch.studentGlobal, count: 2 * b * 3 * G * G),
@@ -85,6 +86,7 @@ extension WorkerService {
             let dt = lastStepEnd.map { t2 - $0 } ?? (t2 - t0)
             lastStepEnd = t2
             shared.imagesPerSecond = Double(b) / max(dt, 1e-9)
+            if let g = gemmRate { shared.gemmGflopPerSecond = g.gflopPerSecond }
             if settings.logFormat == .json || t2 - lastAppliedLog >= 30 {
                 lastAppliedLog = t2
                 var fields: [(String, JobLog.Value)] = [("step", .int(p.step)), ("generation", .int(p.generation)),
@@ -127,8 +129,9 @@ extension WorkerService {
         var o = range.lowerBound
         repeat {
             let n = min(Self.chunkFloats, range.upperBound - o)
-            let values = Array(UnsafeBufferPointer(start: fused.base + o, count: n))
-            send(.reducedChunk(ReducedChunk(offset: UInt64(o), totalCount: UInt64(fused.count), values: values)),
+            chunkScratch.removeAll(keepingCapacity: true)
+            chunkScratch.append(contentsOf: UnsafeBufferPointer(start: fused.base + o, count: n))
+            send(.reducedChunk(ReducedChunk(offset: UInt64(o), totalCount: UInt64(fused.count), values: chunkScratch)),
                  generation: p.generation, step: p.step)
             o += n
         } while o < range.upperBound

@@ -65,12 +65,16 @@ public final class WorkerService {
     var onlineKNNRequest: (step: Int, generation: Int, request: OnlineKNNRequest)?
     /// The evaluator built for the last request (decoded subsets), reused while the request's parameters stay.
     var onlineKNN: (key: OnlineKNNKey, evaluator: OnlineKNN)?
+    /// Per-step scratch kept across steps (filled in place, so a step allocates none of them after the first): the
+    /// slice's drop-path seeds and weak flags, and one reduced chunk's floats.
+    var seedScratch: [UInt64] = [], weakScratch: [Bool] = [], chunkScratch: [Float] = []
 
     public init(settings s: WorkerSettings, log: JobLog) throws {
         settings = s
         self.log = log
         pool = ComputePool(threads: s.threads)
         gemm = try BLAS.configure(s.gemm, threads: s.threads)
+        shared.gemm = gemm.description
         link = try WorkerLink(settings: s, log: log, inbox: inbox, shared: shared)
     }
 

@@ -17,10 +17,14 @@ public struct Join: Sendable, Equatable {
     /// `TrainState.stateHash()` of the cache at `cachedStep`, when known: a cache is reused only if it is bitwise the
     /// coordinator's state at that step (another coordinator's timeline may reach the same step with other bits).
     public var cachedStateHash: UInt64?
+    /// The GEMM engine the worker computes with and its kernel family, as `mugs info` names it
+    /// (e.g. `onednn (oneDNN 2.6.3, avx512_core_bf16)`); empty when not reported.
+    public var gemm: String
 
     public init(workerID: String, host: String, dataEndpoint: String, cores: UInt32, cachedStep: UInt64?,
-                token: String = "", cachedStateHash: UInt64? = nil) {
+                token: String = "", cachedStateHash: UInt64? = nil, gemm: String = "") {
         self.token = token
+        self.gemm = gemm
         self.cachedStateHash = cachedStateHash
         self.workerID = workerID
         self.host = host
@@ -36,9 +40,13 @@ public struct Heartbeat: Sendable, Equatable {
     public var cachedStep: UInt64?
     /// Images per second over the last interval.
     public var imagesPerSecond: Double
+    /// GEMM throughput of the worker's last step (GFLOP/s of matrix products per second of their wall time; 0 before
+    /// the first step).
+    public var gemmGflopPerSecond: Double
 
-    public init(workerID: String, cachedStep: UInt64?, imagesPerSecond: Double) {
+    public init(workerID: String, cachedStep: UInt64?, imagesPerSecond: Double, gemmGflopPerSecond: Double = 0) {
         self.workerID = workerID
+        self.gemmGflopPerSecond = gemmGflopPerSecond
         self.cachedStep = cachedStep
         self.imagesPerSecond = imagesPerSecond
     }

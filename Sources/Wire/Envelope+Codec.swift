@@ -15,10 +15,12 @@ extension Envelope {
             Self.writeOptional(&w, m.cachedStep)
             w.string(m.token)
             Self.writeOptional(&w, m.cachedStateHash)
+            w.string(m.gemm)
             body = w.bytes
         case let .heartbeat(m):
             var w = ByteWriter()
             w.string(m.workerID); Self.writeOptional(&w, m.cachedStep); w.f64(m.imagesPerSecond)
+            w.f64(m.gemmGflopPerSecond)
             body = w.bytes
         case let .stepPlan(m):
             var w = ByteWriter()
@@ -155,11 +157,13 @@ extension Envelope {
                 m = .join(Join(workerID: try r.string("join.workerID"), host: try r.string("join.host"),
                                dataEndpoint: try r.string("join.dataEndpoint"), cores: try r.u32("join.cores"),
                                cachedStep: try readOptional(&r, "join.cachedStep"), token: try r.string("join.token"),
-                               cachedStateHash: try readOptional(&r, "join.cachedStateHash")))
+                               cachedStateHash: try readOptional(&r, "join.cachedStateHash"),
+                               gemm: try r.string("join.gemm")))
             case .heartbeat:
                 m = .heartbeat(Heartbeat(workerID: try r.string("heartbeat.workerID"),
                                          cachedStep: try readOptional(&r, "heartbeat.cachedStep"),
-                                         imagesPerSecond: try r.f64("heartbeat.imagesPerSecond")))
+                                         imagesPerSecond: try r.f64("heartbeat.imagesPerSecond"),
+                                         gemmGflopPerSecond: try r.f64("heartbeat.gemmGflopPerSecond")))
             case .stepPlan:
                 let epoch = try r.u64("stepPlan.epoch")
                 let batch = try r.u32("stepPlan.batchSize")

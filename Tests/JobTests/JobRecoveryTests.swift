@@ -119,6 +119,18 @@ extension JobTests {
             #expect(s.step >= 2 && s.totalSteps == 400 && s.losses != nil && s.lr > 0 && s.job.hasPrefix("mugs-"))
             let m = try call("GET", "/metrics")
             #expect(m.status == 200 && m.text.contains("mugs_step ") && m.text.contains("mugs_loss{granularity=\"total\"}"))
+            // The worker's GEMM engine, as its join and its log name it, and its GEMM rate once a heartbeat after a
+            // step has carried it (issue 12: never silently slow).
+            let engine = try #require(w.events("gemm").first?["gemm_engine"] as? String)
+            let joined = c.events("join").first?["gemm"] as? String ?? ""
+            #expect(joined.hasPrefix("\(engine) (") && s.workers[0].gemm == joined, "\(joined) vs \(s.workers[0].gemm)")
+            try c.waitFor("a GEMM rate in /status", timeout: 20) { _ in
+                ((try? h.status().workers.first?.gemmGflopPerSecond) ?? 0) ?? 0 > 0
+            }
+            let rate = try call("GET", "/metrics").text.split(separator: "\n")
+                .first { $0.hasPrefix("mugs_worker_gemm_gflop_per_second{") } ?? ""
+            #expect(rate.contains("engine=\"\(engine) (") && (Double(rate.split(separator: " ").last ?? "") ?? 0) > 0,
+                    "\(rate)")
             // Mutating calls need the token.
             #expect(try call("POST", "/pause").status == 401)
             #expect(try call("POST", "/pause", token: "wrong").status == 403)
