@@ -13,7 +13,8 @@
 #
 # Settings (environment): MUGS_QUICKSTART_DIR (default ~/.local/share/mugs/quickstart), MUGS_QUICKSTART_STEPS (stop
 # earlier than the one-epoch schedule), MUGS_QUICKSTART_KNN_TRAIN (train images in the kNN bank, default 20000; the
-# full protocol uses all 60000 — see docs/EVALUATION.md), MUGS_PORT (5555), MUGS_CONTROL_PORT (8750),
+# full protocol uses all 60000 — see docs/EVALUATION.md), MUGS_QUICKSTART_KNN_VAL (test images evaluated, default all
+# 10000), MUGS_PORT (5555), MUGS_CONTROL_PORT (8750),
 # MUGS_DATA_PORT (5601, the workers use it and the next one), MUGS_SWIFT_BUILD_FLAGS (extra `swift build` flags,
 # e.g. --scratch-path .build-x).
 set -euo pipefail
@@ -22,10 +23,17 @@ REPO=$PWD
 BASE=${MUGS_QUICKSTART_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/mugs/quickstart}
 RUN=$BASE/run-$(date +%Y%m%d-%H%M%S)
 KNN_TRAIN=${MUGS_QUICKSTART_KNN_TRAIN:-20000}
+KNN_VAL=${MUGS_QUICKSTART_KNN_VAL:-}
 PORT=${MUGS_PORT:-5555}
 CONTROL_PORT=${MUGS_CONTROL_PORT:-8750}
 DATA_PORT=${MUGS_DATA_PORT:-5601}
 say() { printf '\n== %s\n' "$*"; }
+# Any command that fails ends the script with what failed and where to look (never silently: set -e alone exits
+# without a word, and the EXIT trap then stops the job).
+LOGS="(none yet)"
+trap 'rc=$?; echo "quickstart: failed (exit $rc) at deploy/quickstart.sh line $LINENO: $BASH_COMMAND" >&2;
+      echo "quickstart: logs: $LOGS" >&2' ERR
+fail() { echo "quickstart: $*" >&2; echo "quickstart: logs: $LOGS" >&2; exit 1; }
 
 # --- 1. system packages ---------------------------------------------------------------------------------------------
 say "1/5 system packages"
@@ -70,6 +78,7 @@ for p in "$PORT" "$CONTROL_PORT" "$DATA_PORT" $((DATA_PORT + 1)); do
     fi
 done
 mkdir -p "$RUN"
+LOGS="$RUN/{coordinator,worker0,worker1}.log"
 (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/token")
 STEPS_ARG=(); [ -n "${MUGS_QUICKSTART_STEPS:-}" ] && STEPS_ARG=(--steps "$MUGS_QUICKSTART_STEPS")
 say "3/5 training: a coordinator and two workers on this machine (logs in $RUN)"
@@ -98,39 +107,49 @@ for i in 0 1; do
     PIDS+=("$!")
 done
 started=$SECONDS
-field() { grep -o "\"$1\":[0-9.e+-]*" <<<"$2" | head -1 | cut -d: -f2; }
+echo "  watch it: $BIN/mugs status --control http://127.0.0.1:$CONTROL_PORT"
 while kill -0 "$COORD" 2>/dev/null; do
     sleep 10
-    s=$("$BIN/mugs" status --control "http://127.0.0.1:$CONTROL_PORT" --json 2>/dev/null) || continue
-    # the top-level "step" is the last one (keys are sorted; last_checkpoint.step comes first)
-    step=$(grep -o '"step":[0-9]*' <<<"$s" | tail -1 | cut -d: -f2)
-    total=$(field total_steps "$s"); loss=$(field total "$s")
-    ips=$(field images_per_second "$s"); eta=$(field eta_seconds "$s")
-    workers=$(grep -o '"rank":' <<<"$s" | wc -l)
-    printf '  %4ds  step %s/%s  loss %.4f  %.1f img/s  %d workers  ETA %.0f s\n' $((SECONDS - started)) \
-        "${step:-?}" "${total:-?}" "${loss:-0}" "${ips:-0}" "$workers" "${eta:-0}"
+    # One line per poll from `mugs status --progress` (it parses /status, whose unknowns are explicit nulls); a poll
+    # that fails (the coordinator still starting, or just finished) says so and the loop goes on.
+    if line=$("$BIN/mugs" status --control "http://127.0.0.1:$CONTROL_PORT" --progress 2>&1); then
+        printf '  %4ds  %s\n' $((SECONDS - started)) "$line"
+    else
+        printf '  %4ds  (status not available: %s)\n' $((SECONDS - started)) "$line"
+    fi
 done
 if ! wait "$COORD"; then
-    echo "the coordinator failed; its log ends with:" >&2
+    echo "quickstart: the coordinator failed; its log ends with:" >&2
     tail -n 20 "$RUN/coordinator.log" >&2
-    exit 1
+    fail "training did not finish"
 fi
 PIDS=("${PIDS[@]:1}")
 stop_all
 TRAIN_SECONDS=$((SECONDS - started))
-grep -E "exits at step|checkpoint written" "$RUN/coordinator.log" | tail -n 2 | sed 's/^/  /'
+{ grep -E "exits at step|checkpoint written" "$RUN/coordinator.log" || true; } | tail -n 2 | sed 's/^/  /'
 
 # --- 4. evaluate ----------------------------------------------------------------------------------------------------
 say "4/5 kNN evaluation on fashion-mnist:test (k-NN bank: the first $KNN_TRAIN train images, T = 0.07)"
 KNN=(--train fashion-mnist:train --val fashion-mnist:test --limit-train "$KNN_TRAIN" --k 10,20,100,200)
-"$BIN/mugs" eval knn --checkpoint "$RUN/checkpoints" "${KNN[@]}" --cache-dir "$RUN/features" | tee "$RUN/knn-trained.txt"
-"$BIN/mugs" eval knn --checkpoint "$RUN/checkpoints" --random-init "${KNN[@]}" | tee "$RUN/knn-random.txt"
-"$BIN/mugs" eval knn --raw-pixels "${KNN[@]}" | tee "$RUN/knn-pixels.txt"
-top1() { awk '$1 == 20 { print $2 }' "$1"; }
+if [ -n "$KNN_VAL" ]; then KNN+=(--limit-val "$KNN_VAL"); fi
+LOGS="$RUN/knn-*.txt"
+knn() {
+    local out=$1; shift
+    "$BIN/mugs" eval knn "$@" "${KNN[@]}" 2>&1 | tee "$out" || fail "mugs eval knn $* failed (output above)"
+}
+knn "$RUN/knn-trained.txt" --checkpoint "$RUN/checkpoints" --cache-dir "$RUN/features"
+knn "$RUN/knn-random.txt" --checkpoint "$RUN/checkpoints" --random-init
+knn "$RUN/knn-pixels.txt" --raw-pixels
+top1() {
+    local v; v=$(awk '$1 == 20 { print $2 }' "$1")
+    [ -n "$v" ] || fail "no k = 20 row in $1"
+    echo "$v"
+}
 
 # --- 5. export ------------------------------------------------------------------------------------------------------
 say "5/5 export for timm"
-"$BIN/mugs" export --checkpoint "$RUN/checkpoints" --out "$RUN/backbone.safetensors"
+"$BIN/mugs" export --checkpoint "$RUN/checkpoints" --out "$RUN/backbone.safetensors" \
+    || fail "mugs export --checkpoint $RUN/checkpoints failed"
 
 say "result"
 printf '  kNN top-1 on fashion-mnist:test (k = 20):\n'

@@ -13,8 +13,15 @@ extension Mugs {
         @Flag(help: "Print the raw JSON instead of a table.")
         var json = false
 
+        @Flag(help: "Print one progress line (state, step, loss, img/s, workers, ETA) instead of a table.")
+        var progress = false
+
         @Option(help: "Seconds to wait for the coordinator.")
         var timeout = 5.0
+
+        func validate() throws {
+            guard !(json && progress) else { throw ValidationError("--json and --progress exclude each other") }
+        }
 
         func run() throws {
             let (host, port) = try ControlClient.parseURL(control)
@@ -27,7 +34,8 @@ extension Mugs {
                 return
             }
             do {
-                print(try StatusReport.decode(Data(reply.body)).table(), terminator: "")
+                let report = try StatusReport.decode(Data(reply.body))
+                print(progress ? report.progressLine() : report.table(), terminator: progress ? "\n" : "")
             } catch {
                 throw CLIError("the control port at \(control) sent a status this mugs cannot read " +
                                       "(different versions?): \(error)")

@@ -29,8 +29,10 @@ extension StatusReport {
     static let sample = StatusReport(
         job: "job-1", state: "training", generation: 3, step: 120, totalSteps: 9360, epoch: 0, epochProgress: 0.128,
         globalBatch: 64, minWorkers: 1,
-        workers: [.init(rank: 0, host: "127.0.0.1:5600", heartbeatAgeSeconds: 0.2, imagesPerSecond: 8.1),
-                  .init(rank: 1, host: "127.0.0.1:5601", heartbeatAgeSeconds: 0.4, imagesPerSecond: 7.9)],
+        workers: [.init(rank: 0, host: "127.0.0.1:5600", heartbeatAgeSeconds: 0.2, imagesPerSecond: 8.1,
+                        gemm: "onednn (oneDNN 2.6.3, avx512_core_bf16)", gemmGflopPerSecond: 221.4),
+                  .init(rank: 1, host: "127.0.0.1:5601", heartbeatAgeSeconds: 0.4, imagesPerSecond: 7.9,
+                        gemm: "openblas (OpenBLAS 0.3.21, Prescott)", gemmGflopPerSecond: 48.3)],
         losses: .init(instance: 4.12, localGroup: 4.3, group: 8.1, total: 5.5),
         lr: 2.5e-4, weightDecay: 0.041, teacherMomentum: 0.99601, teacherTemperature: 0.04,
         imagesPerSecond: 16.0, etaSeconds: 3725, lastCheckpoint: .init(path: "ckpt/step-000100", step: 100, unixTime: 1.8e9),
@@ -103,16 +105,51 @@ extension StatusReport {
         for needle in ["job job-1", "state training", "generation 3", "step 120/9360", "(12.8%)", "global batch 64",
                        "total 5.5000", "instance 4.1200", "lr 2.500e-04", "16.0 img/s", "ETA 1h02m",
                        "step 100 at ckpt/step-000100", "skipped unreadable files 2", "workers 2 (min 1)",
-                       "127.0.0.1:5601"] {
+                       "127.0.0.1:5601", "221  onednn (oneDNN 2.6.3, avx512_core_bf16)",
+                       "48  openblas (OpenBLAS 0.3.21, Prescott)"] {
             #expect(t.contains(needle), "missing \(needle) in\n\(t)")
         }
         #expect(StatusReport.duration(42) == "42s" && StatusReport.duration(725) == "12m05s")
         #expect(!t.contains("online kNN"), "no line when online kNN is off")
     }
 
+    /// A client polling a young job (no loss, ETA, checkpoint or kNN result yet) finds every key, unknown ones as
+    /// `null` (deploy/quickstart.sh once died on a missing `eta_seconds`).
+    @Test func everyKeyIsPresentAndUnknownsAreNull() throws {
+        var young = StatusReport.sample
+        young.losses = nil; young.etaSeconds = nil; young.lastCheckpoint = nil; young.onlineKnn = nil
+        let json = young.json()
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let expected: Set<String> = [
+            "job", "state", "generation", "step", "total_steps", "epoch", "epoch_progress", "global_batch",
+            "min_workers", "workers", "losses", "lr", "weight_decay", "teacher_momentum", "teacher_temperature",
+            "images_per_second", "eta_seconds", "last_checkpoint", "skipped_files", "online_knn"]
+        #expect(Set(object.keys) == expected, "\(json)")
+        for key in ["losses", "eta_seconds", "last_checkpoint", "online_knn"] {
+            #expect(object[key] is NSNull, "\(key) should be null in \(json)")
+        }
+        let worker = try #require((object["workers"] as? [[String: Any]])?.first)
+        #expect(worker["gemm"] as? String == "onednn (oneDNN 2.6.3, avx512_core_bf16)")
+        #expect(worker["gemm_gflop_per_second"] as? Double == 221.4)
+        #expect(try StatusReport.decode(Data(json.utf8)) == young)
+        #expect(try StatusReport.decode(Data(StatusReport.sample.json().utf8)) == StatusReport.sample)
+    }
+
+    /// The quick start's progress loop prints this line from every answer, including one before the first step.
+    @Test func progressLineForAYoungAndARunningJob() throws {
+        #expect(StatusReport.sample.progressLine()
+                == "state training  step 120/9360 (1.3%)  loss 5.5000  16.0 img/s  2 workers  ETA 1h02m")
+        var young = StatusReport.sample
+        young.step = 0; young.losses = nil; young.etaSeconds = nil; young.imagesPerSecond = 0
+        young.workers = [young.workers[0]]; young.state = "syncing"
+        // Through the JSON, as the CLI reads it.
+        let decoded = try StatusReport.decode(Data(young.json().utf8))
+        #expect(decoded.progressLine() == "state syncing  step 0/9360 (0.0%)  loss -  0.0 img/s  1 worker  ETA -")
+    }
+
     @Test func onlineKNNIsInTheJSONAndTheTableWhenPresent() throws {
         var report = StatusReport.sample
-        #expect(!report.json().contains("online_knn"), "absent when off or before the first result")
+        #expect(report.json().contains("\"online_knn\":null"), "null when off or before the first result")
         report.onlineKnn = .init(step: 400, top1: 61.2, top5: 97.1, k: 20, trainCount: 5000, valCount: 1000,
                                  seconds: 8.125, worker: "worker0")
         let json = report.json()
