@@ -6,7 +6,7 @@
 # 1. installs the Debian packages that are missing (deploy/apt-packages.txt, incl. dataset-fashion-mnist);
 # 2. builds mugs in release mode (needs a Swift 6 toolchain: https://www.swift.org/install/linux/);
 # 3. starts a coordinator and two workers on this machine and trains a small ViT (deploy/quickstart.yaml) on
-#    fashion-mnist:train for one epoch — about 10 minutes on 2 cores — showing progress;
+#    fashion-mnist:train for one epoch — about 11 minutes on 2 cores — showing progress;
 # 4. runs the kNN evaluation (DINO/Mugs protocol) on fashion-mnist:test with the trained teacher, the same network at
 #    its random initialisation, and raw pixels, and prints the three side by side;
 # 5. exports the teacher backbone for timm and prints where everything is.
@@ -114,7 +114,7 @@ while kill -0 "$COORD" 2>/dev/null; do
     # that fails (the coordinator still starting, or just finished) says so and the loop goes on.
     if line=$("$BIN/mugs" status --control "http://127.0.0.1:$CONTROL_PORT" --progress 2>&1); then
         printf '  %4ds  %s\n' $((SECONDS - started)) "$line"
-    else
+    elif kill -0 "$COORD" 2>/dev/null; then  # (a poll that fails because the job just ended says nothing)
         printf '  %4ds  (status not available: %s)\n' $((SECONDS - started)) "$line"
     fi
 done
