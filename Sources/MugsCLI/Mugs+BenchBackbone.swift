@@ -15,7 +15,7 @@ extension Mugs {
         @Option(help: "cpu (d192/12/3, patch 4, 32 px, batch 64), paper (ViT-S/16, 224 px, batch 16) or both.")
         var preset: Preset = .both
 
-        @Option(help: "Threads for OpenBLAS and the kernel pool (default: all cores of this process).")
+        @Option(help: "Threads for the GEMM engine and the kernel pool (default: all cores of this process).")
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
         @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas (default: $MUGS_GEMM, else auto).")

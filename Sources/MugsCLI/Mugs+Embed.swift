@@ -61,7 +61,7 @@ extension Mugs {
         @Option(help: "Images per forward pass (memory grows with it).")
         var batch: Int = 16
 
-        @Option(help: "Threads for OpenBLAS and the kernel pool (default: all cores of this process).")
+        @Option(help: "Threads for the GEMM engine and the kernel pool (default: all cores of this process).")
         var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
         @Flag(help: "Print only errors.")

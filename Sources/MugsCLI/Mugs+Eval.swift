@@ -32,7 +32,7 @@ struct BackboneOptions: ParsableArguments {
     @Option(help: "Images per forward pass.")
     var batch: Int = 64
 
-    @Option(help: "Threads for OpenBLAS, the kernels and decoding (default: all cores of this process).")
+    @Option(help: "Threads for the GEMM engine, the kernels and decoding (default: all cores of this process).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "Feature cache directory (default: $MUGS_CACHE_DIR/features or ~/.cache/mugs/features).")
