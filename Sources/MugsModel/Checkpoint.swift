@@ -19,7 +19,9 @@ import Glibc
 /// Atomicity: the files are written into `<root>/.tmp-step-…-<pid>-<random>`, each fsynced, the directory
 /// fsynced, then renamed to its final name and the root fsynced; `latest` is replaced by renaming a new
 /// symlink over it. A crash leaves either the previous checkpoints or the complete new one; half-written
-/// `.tmp-*` directories are never read and are removed by the next successful write.
+/// `.tmp-*` directories are never read and are removed by the next successful write. Saving a step whose directory
+/// exists (a step redone after a restart, or saved twice) writes the new one beside it and swaps the two with one
+/// `renameat2(RENAME_EXCHANGE)`: the step's directory is complete at every instant, old or new.
 public enum Checkpoint {
     public static let schemaVersion = 1
 
@@ -35,8 +37,20 @@ public enum Checkpoint {
         try makeDirectory(root)
         let name = directoryName(step: state.step)
         let path = (root as NSString).appendingPathComponent(name)
-        if FileManager.default.fileExists(atPath: path) { try removeTree(path) } // a redone step replaces it
-        try write(state, to: path, extra: extra)
+        if FileManager.default.fileExists(atPath: path) {
+            // A checkpoint of this step exists (a redone step, or a second save at the same step) and `latest` may
+            // point at it: write the new one beside it, then swap the two in one atomic rename, so that at every
+            // instant `path` holds one complete checkpoint, the old or the new (never a deleted one).
+            let staged = (root as NSString).appendingPathComponent(
+                ".tmp-step-replace-\(name)-\(getpid())-\(UInt32.random(in: 0 ... .max))")
+            try write(state, to: staged, extra: extra)
+            try faultInjection?(.staged, path)
+            try replace(path, with: staged)
+            try faultInjection?(.swapped, path)
+            try removeTree(staged) // now the old checkpoint
+        } else {
+            try write(state, to: path, extra: extra)
+        }
         try pointLatest(root: root, at: name)
         try prune(root: root, keep: keep, current: name)
         return path
@@ -89,6 +103,43 @@ public enum Checkpoint {
             try? removeTree(tmp)
             throw error
         }
+    }
+
+    /// Points in `save`'s replacement of an existing step directory where a test may simulate a crash (by throwing):
+    /// `.staged` — the new checkpoint is complete beside the old, nothing replaced yet; `.swapped` — the new one is in
+    /// place, the old one not yet removed. Called with the step directory's path; nil (no faults) outside tests.
+    enum FaultPoint { case staged, swapped }
+    nonisolated(unsafe) static var faultInjection: ((FaultPoint, String) throws -> Void)?
+
+    /// `renameat2(2)` with `RENAME_EXCHANGE` (Linux ≥ 3.15, glibc ≥ 2.28; looked up at run time, as glibc's header
+    /// declares it only under _GNU_SOURCE): swaps two paths atomically.
+    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
+    nonisolated(unsafe) private static let renameat2: RenameAt2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2")
+        .map { unsafeBitCast($0, to: RenameAt2.self) }
+
+    /// Replaces the directory `path` by the complete directory `staged`, which then holds the old one. Atomic where
+    /// the kernel and file system support `RENAME_EXCHANGE`; elsewhere the old directory is renamed aside first, and a
+    /// crash between the two renames leaves it there under `staged`'s name (the previous step's checkpoint and
+    /// `latest`'s other targets are untouched).
+    static func replace(_ path: String, with staged: String) throws {
+        let exchange: UInt32 = 2 // RENAME_EXCHANGE
+        if let f = renameat2, f(AT_FDCWD, staged, AT_FDCWD, path, exchange) == 0 {
+            try fsyncPath((path as NSString).deletingLastPathComponent)
+            return
+        }
+        let aside = staged + ".old"
+        guard rename(path, aside) == 0 else {
+            throw TrainStateError(.io(path), "cannot move the old checkpoint aside: \(String(cString: strerror(errno)))")
+        }
+        guard rename(staged, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            _ = rename(aside, path)
+            throw TrainStateError(.io(path), "cannot rename \(staged) into place: \(reason)")
+        }
+        guard rename(aside, staged) == 0 else {
+            throw TrainStateError(.io(aside), "cannot rename the old checkpoint: \(String(cString: strerror(errno)))")
+        }
+        try fsyncPath((path as NSString).deletingLastPathComponent)
     }
 
     // MARK: state.json

@@ -53,6 +53,34 @@ enum ToyState {
         return p
     }
 
+    /// A second save of a step whose directory exists (and which `latest` names) must never leave that step without a
+    /// complete checkpoint: a crash after the new one is staged leaves the old one in place and loadable; a crash after
+    /// the swap leaves the new one; a completed save leaves only the new one and no stray directories (issue 17).
+    @Test func resavingAStepReplacesItAtomically() throws {
+        let root = Self.tempRoot()
+        defer { try? FileManager.default.removeItem(atPath: root); Checkpoint.faultInjection = nil }
+        struct Crash: Error {}
+        let old = try ToyState.make(seed: 1), new = try ToyState.make(seed: 2) // same step, other bits
+        #expect(old.step == new.step && old.stateHash() != new.stateHash())
+        let path = try Checkpoint.save(old, root: root)
+        func loadedHash() throws -> UInt64 {
+            let s = try ToyState.make(seed: 3)
+            _ = try Checkpoint.load(into: s, from: root + "/latest")
+            return s.stateHash()
+        }
+        for (point, expected) in [(Checkpoint.FaultPoint.staged, old.stateHash()), (.swapped, new.stateHash())] {
+            try Checkpoint.save(old, root: root) // back to the old one (itself a replacement)
+            Checkpoint.faultInjection = { p, dir in if p == point && dir == path { throw Crash() } }
+            #expect(throws: Crash.self) { try Checkpoint.save(new, root: root) }
+            Checkpoint.faultInjection = nil
+            #expect(try loadedHash() == expected, "crash at \(point)")
+        }
+        try Checkpoint.save(new, root: root)
+        #expect(try loadedHash() == new.stateHash())
+        let left = try FileManager.default.contentsOfDirectory(atPath: root).sorted()
+        #expect(left == ["latest", Checkpoint.directoryName(step: new.step)], "\(left)")
+    }
+
     @Test func roundTripIsBitExact() throws {
         let root = Self.tempRoot()
         defer { try? FileManager.default.removeItem(atPath: root) }
