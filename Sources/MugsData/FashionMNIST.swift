@@ -97,7 +97,15 @@ public final class FashionMNIST: ImageDataset, @unchecked Sendable {
             let o = 4 + 4 * d
             dims.append(Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
         }
-        let n = dims.reduce(1, *)
+        // The product of four-byte dimensions can overflow Int: check it against the bytes present as it grows.
+        var n = 1
+        for d in dims {
+            let (p, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow, p <= len - header else {
+                throw DataError(.badIDX, path, hint: "dims \(dims) need more bytes than the file's \(len - header)")
+            }
+            n = p
+        }
         guard len - header == n else {
             throw DataError(.badIDX, path, hint: "dims \(dims) need \(n) bytes, file holds \(len - header)")
         }
