@@ -113,9 +113,10 @@ public enum Checkpoint {
 
     /// `renameat2(2)` with `RENAME_EXCHANGE` (Linux ≥ 3.15, glibc ≥ 2.28; looked up at run time, as glibc's header
     /// declares it only under _GNU_SOURCE): swaps two paths atomically.
-    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
-    nonisolated(unsafe) private static let renameat2: RenameAt2? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2")
-        .map { unsafeBitCast($0, to: RenameAt2.self) }
+    private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32)
+        -> Int32
+    nonisolated(unsafe) private static let renameat2: RenameAt2? =
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
 
     /// Replaces the directory `path` by the complete directory `staged`, which then holds the old one. Atomic where
     /// the kernel and file system support `RENAME_EXCHANGE`; elsewhere the old directory is renamed aside first, and a
@@ -129,7 +130,8 @@ public enum Checkpoint {
         }
         let aside = staged + ".old"
         guard rename(path, aside) == 0 else {
-            throw TrainStateError(.io(path), "cannot move the old checkpoint aside: \(String(cString: strerror(errno)))")
+            throw TrainStateError(.io(path),
+                                  "cannot move the old checkpoint aside: \(String(cString: strerror(errno)))")
         }
         guard rename(staged, path) == 0 else {
             let reason = String(cString: strerror(errno))

@@ -10,17 +10,21 @@ import Testing
 /// update path itself can make the bits differ.
 @Suite struct UpdateGoldenTests {
     /// A float in [-1, 1) from 24 random bits, exactly representable: no rounding, no libm.
-    static func exactFloat(_ rng: inout SampleRNG) -> Float { Float(Int32(truncatingIfNeeded: rng.next() >> 40) - (1 << 23)) * 0x1p-23 }
+    static func exactFloat(_ rng: inout SampleRNG) -> Float {
+        Float(Int32(truncatingIfNeeded: rng.next() >> 40) - (1 << 23)) * 0x1p-23
+    }
 
     /// `ToyState`'s layouts and config, every buffer filled from `exactFloat` (second moments made non-negative).
     static func state() throws -> TrainState {
         let (s, t) = ToyState.layouts()
-        let state = try TrainState(config: ToyState.config, studentLayout: s, teacherLayout: t, stepsPerEpoch: 3, seed: 5)
+        let state = try TrainState(config: ToyState.config, studentLayout: s, teacherLayout: t, stepsPerEpoch: 3,
+                                   seed: 5)
         var rng = SampleRNG(key: [20261202, 1])
         for b in [state.student, state.teacher, state.optimizer.expAvg, state.center] {
             for j in 0 ..< b.count { b.base[j] = exactFloat(&rng) }
         }
-        for j in 0 ..< state.optimizer.expAvgSq.count { state.optimizer.expAvgSq.base[j] = abs(exactFloat(&rng)) * 0x1p-6 }
+        let v = state.optimizer.expAvgSq
+        for j in 0 ..< v.count { v.base[j] = abs(exactFloat(&rng)) * 0x1p-6 }
         for m in state.memories.all { for j in 0 ..< m.count { m.data[j] = exactFloat(&rng) } }
         state.optimizer.steps = state.optimizer.steps.indices.map { 5 + $0 % 2 }
         state.step = 5 // epoch 1 of 3-step epochs: past freeze_last_layer, inside the cosine schedules
@@ -54,7 +58,9 @@ import Testing
         let (hashes, state) = try Self.run()
         let student = (0 ..< 4).map { state.student.base[$0].bitPattern }
         let teacher = (0 ..< 4).map { state.teacher.base[$0].bitPattern }
-        func hex<T: BinaryInteger>(_ v: [T]) -> String { v.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") }
+        func hex<T: BinaryInteger>(_ v: [T]) -> String {
+            v.map { "0x" + String($0, radix: 16) }.joined(separator: ", ")
+        }
         let got = "hashes [\(hex(hashes))] student [\(hex(student))] teacher [\(hex(teacher))]"
         #expect(hashes == Self.goldenHashes, "update bits differ from the golden fixture: \(got)")
         #expect(student == Self.goldenStudent && teacher == Self.goldenTeacher, "\(got)")
