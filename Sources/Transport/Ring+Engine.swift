@@ -15,20 +15,34 @@ extension Ring {
         case .closed: throw .invalidConfiguration("ring is closed")
         case .forming: break
         }
-        let deadline = Date().addingTimeInterval(timeout ?? options.joinTimeout)
+        let limit = timeout ?? options.joinTimeout
+        let start = Date()
+        let deadline = start.addingTimeInterval(limit)
         do throws(RingError) {
             while predecessorIDCount == 0 || !creditReceived {
                 if !helloSent { helloSent = try sendControl(type: .ringHello, aux: UInt64(size)) }
                 if helloSent && !offerSent { offerSent = try sendSharedOffer() }
                 let remaining = deadline.timeIntervalSinceNow
                 if remaining <= 0 {
+                    if !creditReceived && !successorConnected {
+                        throw unreachableSuccessor(waited: -createdAt.timeIntervalSinceNow)
+                    }
                     var waiting: [Int] = []
                     if predecessorIDCount == 0 { waiting.append(predecessor) }
                     if !creditReceived && successor != predecessor || waiting.isEmpty { waiting.append(successor) }
-                    throw .joinTimedOut(waitingFor: waiting, endpoints: waiting.map { endpoints[$0] },
-                                        seconds: timeout ?? options.joinTimeout)
+                    throw .joinTimedOut(waitingFor: waiting, endpoints: waiting.map { endpoints[$0] }, seconds: limit)
                 }
-                try checkInterruption()
+                do throws(RingError) { try checkInterruption() } catch {
+                    // The owner moved on (the coordinator ended this generation, e.g. because another rank reported a
+                    // failure first). A successor we could never connect to is still worth naming: that observation is
+                    // what tells the coordinator which worker cannot be reached. The DEALER has been connecting since
+                    // the ring was built (every member builds its ring, and binds, when the generation starts).
+                    let connecting = -createdAt.timeIntervalSinceNow
+                    if !successorConnected && connecting >= min(limit, options.connectGrace) {
+                        throw unreachableSuccessor(waited: connecting)
+                    }
+                    throw error
+                }
                 try pollAndPump(timeout: min(remaining, 0.5), wantsWrite: !helloSent || !offerSent)
             }
         } catch {
@@ -78,6 +92,14 @@ extension Ring {
         receiveSequence += UInt64(total)
         statistics.operations += 1
         opBase = nil
+    }
+
+    /// The successor's data endpoint never accepted our connection in the `waited` seconds since the ring was built:
+    /// `.cannotConnect`, with what one plain TCP connection attempt to it gets now (at most 1 s).
+    private func unreachableSuccessor(waited: Double) -> RingError {
+        let e = endpoints[successor]
+        let detail = e.hasPrefix("tcp://") ? TCPProbe.check(e, timeout: 1) : "nothing accepted the connection"
+        return .cannotConnect(rank: successor, endpoint: e, seconds: (waited * 10).rounded() / 10, detail: detail)
     }
 
     /// Throws `.interrupted` if the owner's check gives a reason (asked at most every 0.4 s).

@@ -229,6 +229,7 @@ extension Ring {
             var event: UInt16 = 0
             if frameExtra.count >= 2 { event = frameExtra.bytes.loadUnaligned(as: UInt16.self) }
             while frameExtra.hasMore { guard (try? socket.receive(into: frameExtra)) == true else { break } }
+            if fromSuccessorSide && Int32(event) & ZMQ_EVENT_CONNECTED != 0 { successorConnected = true }
             guard Int32(event) & ZMQ_EVENT_DISCONNECTED != 0 else { continue }
             if fromSuccessorSide {
                 guard case .ready = state else { continue }

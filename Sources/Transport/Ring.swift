@@ -62,6 +62,11 @@ public final class Ring {
     /// operation and closed); the next operation that needs it fails at once.
     var predecessorLost = false
     var successorLost = false
+    /// The DEALER's TCP connection to the successor's data endpoint came up at least once (monitor event): a ring
+    /// that does not form without it names the successor unreachable (`RingError.cannotConnect`).
+    var successorConnected = false
+    /// When the DEALER started connecting (the ring was built): how long the successor has had to accept.
+    let createdAt = Date()
 
     // Flow control, over the global segment sequence of each direction.
     var sendSequence: UInt64 = 0
@@ -136,6 +141,9 @@ public final class Ring {
             try openSockets(ipv6: parsed.contains { $0.isIPv6 })
         } catch {
             closeSockets()
+            if case let .zmq(call, _, _) = error, call.hasPrefix("zmq_bind") {
+                throw .bindFailed(endpoint: options.bindEndpoint ?? endpoints[rank], cause: error)
+            }
             throw .transport(error)
         }
     }
@@ -205,7 +213,7 @@ public final class Ring {
                                 .sendBuffer(options.socketBufferBytes), .receiveBuffer(options.socketBufferBytes)] {
             try dealer.set(o)
         }
-        outboundEvents = try dealer.monitor(name: "\(tag)-out", events: ZMQ_EVENT_DISCONNECTED)
+        outboundEvents = try dealer.monitor(name: "\(tag)-out", events: ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_CONNECTED)
         try dealer.connect(endpoints[successor])
         poller = ZMQPoller([router, dealer, inboundEvents, outboundEvents])
     }

@@ -10,6 +10,11 @@ public struct RingOptions: Sendable {
     public var peerTimeout: Double = 5
     /// Seconds to wait for both neighbours to be up when the ring forms (a late rank joins within this).
     public var joinTimeout: Double = 60
+    /// A wait for the ring to form that is interrupted (`Ring.interruption`) when the ring has existed this many
+    /// seconds without a TCP connection to the successor reports the successor unreachable (`RingError.cannotConnect`)
+    /// rather than just `interrupted`. A live successor's port accepts connections within a second of its ring being
+    /// built (the DEALER retries at most every second), and every member builds its ring when the generation starts.
+    public var connectGrace: Double = 2
     /// ZMTP PING interval; default `peerTimeout / 5`.
     public var heartbeatInterval: Double? = nil
     /// Silence after a PING that drops the connection; default `peerTimeout / 2`.

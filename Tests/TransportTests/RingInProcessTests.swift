@@ -105,11 +105,12 @@ import Wire
     }
 
     /// Rank 0 of a ring of two whose rank 1 never starts: the error its first all-reduce throws, and after how long.
-    static func allReduceAlone(joinTimeout: Double, _ configure: (Ring) -> Void = { _ in })
+    static func allReduceAlone(joinTimeout: Double, endpoints: [String] = ProbeHarness.endpoints(2),
+                               options: (inout RingOptions) -> Void = { _ in }, _ configure: (Ring) -> Void = { _ in })
         throws -> (ring: Ring, endpoints: [String], error: RingError?, seconds: Double) {
-        let endpoints = ProbeHarness.endpoints(2)
         var o = RingOptions()
         o.joinTimeout = joinTimeout
+        options(&o)
         let ring = try Ring(rank: 0, endpoints: endpoints, generation: 1, jobID: 1, options: o)
         configure(ring)
         let start = Date()
@@ -121,17 +122,68 @@ import Wire
         return (ring, endpoints, thrown, Date().timeIntervalSince(start))
     }
 
-    @Test func joinTimesOutNamingTheMissingNeighbour() throws {
+    /// Nothing listens on the successor's data port: the ring names it unreachable, with the operating system's word
+    /// for why (one plain TCP attempt), instead of a bare timeout.
+    @Test func aSuccessorNobodyListensForIsNamedUnreachable() throws {
         let (ring, endpoints, error, seconds) = try Self.allReduceAlone(joinTimeout: 0.5)
+        guard case let .cannotConnect(rank, endpoint, waited, detail) = error else {
+            Issue.record("expected cannotConnect, got \(String(describing: error))")
+            return
+        }
+        #expect(rank == 1 && endpoint == endpoints[1] && waited >= 0.5 && waited < 3, "\(waited)")
+        #expect(detail == "connect: Connection refused", "\(detail)")
+        #expect(error?.failedRank == 1)
+        #expect(seconds < 3)
+        // The ring is unusable afterwards and says why.
+        let b = AlignedFloatBuffer(count: 1)
+        #expect(throws: RingError.self) { try ring.allReduce(b.buffer, keepingAlive: b) }
+    }
+
+    /// The successor's port accepts TCP connections (a plain listening socket: a stopped or hung process looks the
+    /// same) but no ring answers: a join timeout naming it, not "unreachable" — who is at fault is not known.
+    @Test func joinTimesOutNamingASilentNeighbour() throws {
+        let port = ProbeHarness.freePorts(1)[0]
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let size = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, size) }
+        }
+        #expect(bound == 0 && listen(fd, 4) == 0)
+        let endpoints = [ProbeHarness.endpoints(1)[0], "tcp://127.0.0.1:\(port)"]
+        let (_, _, error, seconds) = try Self.allReduceAlone(joinTimeout: 1, endpoints: endpoints)
         guard case let .joinTimedOut(waiting, eps, _) = error else {
             Issue.record("expected a join timeout, got \(String(describing: error))")
             return
         }
         #expect(waiting == [1] && eps == [endpoints[1]])
-        #expect(seconds < 3)
-        // The ring is unusable afterwards and says why.
-        let b = AlignedFloatBuffer(count: 1)
-        #expect(throws: RingError.self) { try ring.allReduce(b.buffer, keepingAlive: b) }
+        #expect(seconds < 4)
+    }
+
+    /// A data endpoint this machine cannot bind (an address no interface has; a host name, which ZeroMQ reads as
+    /// an interface name) is a typed error naming it, thrown when the ring is built.
+    @Test func anUnbindableEndpointIsATypedError() throws {
+        let port = ProbeHarness.freePorts(1)[0]
+        let cases = [("tcp://192.0.2.1:\(port)", EADDRNOTAVAIL), ("tcp://no-such-interface:\(port)", ENODEV)]
+        for (bind, expected) in cases {
+            var o = RingOptions()
+            o.bindEndpoint = bind
+            do throws(RingError) {
+                _ = try Ring(rank: 0, endpoints: ProbeHarness.endpoints(2), generation: 1, jobID: 1, options: o)
+                Issue.record("\(bind) was bound")
+            } catch {
+                guard case let .bindFailed(endpoint, .zmq(call, code, _)) = error else {
+                    Issue.record("\(bind): expected bindFailed, got \(error)")
+                    continue
+                }
+                #expect(endpoint == bind && call == "zmq_bind \(bind)" && code == expected, "\(error)")
+                #expect("\(error)".hasPrefix("cannot bind the ring data endpoint \(bind): "), "\(error)")
+            }
+        }
     }
 
     /// A rank waiting for a neighbour that never comes gives up as soon as its owner's interruption check says so
@@ -147,6 +199,25 @@ import Wire
         #expect(error == .interrupted("generation 2 has started"), "got \(String(describing: error))")
         #expect(asked == 3)
         #expect(seconds < 5, "gave up after \(seconds) s")
+    }
+
+    /// Interrupted after `connectGrace` without ever connecting to the successor: the wait still names the successor
+    /// unreachable, so the owner can report what it saw even though another rank's report ended the generation.
+    @Test func anInterruptedWaitStillNamesAnUnreachableSuccessor() throws {
+        var asked = 0
+        let (_, endpoints, error, seconds) = try Self.allReduceAlone(joinTimeout: 30,
+                                                                     options: { $0.connectGrace = 0.5 }) {
+            $0.interruption = {
+                asked += 1
+                return asked >= 3 ? "generation 2 has started" : nil
+            }
+        }
+        guard case let .cannotConnect(rank, endpoint, _, detail) = error else {
+            Issue.record("expected cannotConnect, got \(String(describing: error))")
+            return
+        }
+        #expect(rank == 1 && endpoint == endpoints[1] && detail.contains("refused"), "\(detail)")
+        #expect(seconds < 5)
     }
 
     @Test func mismatchedSizesAreAProtocolViolation() {
