@@ -4,10 +4,26 @@ public struct WorkerInfo: Sendable, Equatable {
     /// The worker's ring data endpoint, e.g. `tcp://10.0.0.7:5601`.
     public var dataEndpoint: String
     public var threads: Int
+    /// The worker's name (`--name`, default host-pid), for the reasons the machine gives; empty: "worker <id>".
+    public var name: String
 
-    public init(host: String, dataEndpoint: String, threads: Int) {
-        self.host = host; self.dataEndpoint = dataEndpoint; self.threads = threads
+    public init(host: String, dataEndpoint: String, threads: Int, name: String = "") {
+        self.host = host; self.dataEndpoint = dataEndpoint; self.threads = threads; self.name = name
     }
+}
+
+/// Who a ring that could not be set up is blamed on (`CoordinatorEvent.ringSetupFailed`), from the reporter's typed
+/// reason. Each case carries the reporter's words.
+public enum RingSetupFault: Sendable, Equatable {
+    /// The reporter cannot set up its own side (it cannot bind its data port, or build its loader): it is evicted,
+    /// whatever generation the report is about — the same process fails the same way in every ring.
+    case reporter(String)
+    /// No TCP connection from the reporter to the data endpoint of the peer at `rank` (in the reported generation)
+    /// ever came up: that peer is evicted — its advertised address is wrong, or its port is closed or filtered.
+    case unreachablePeer(rank: Int, String)
+    /// The neighbour at `rank` connected but did not complete the handshake in time (stopped, hung, overloaded): nobody
+    /// is blamed for sure; the generation ends, and a peer named in two consecutive generations is evicted.
+    case silentPeer(rank: Int?, String)
 }
 
 /// Inputs to `CoordinatorMachine` (past tense: things that happened).
@@ -28,6 +44,8 @@ public enum CoordinatorEvent: Sendable, Equatable {
     case committed(step: Int, stateHash: UInt64)
     /// A rank's ring operation failed (timeout or error naming the peer rank, if known).
     case ringFailed(CoordinatorMachine.WorkerID, generation: Int, step: Int, peer: Int?, reason: String)
+    /// A worker could not set up its side of generation `generation`'s ring; the fault says who is to blame.
+    case ringSetupFailed(CoordinatorMachine.WorkerID, generation: Int, fault: RingSetupFault)
     case tick(now: Double)
     /// The service is done with the held state at `step` (`Settings.holdEvery`): planning may go past it.
     case holdReleased(step: Int)

@@ -10,6 +10,11 @@
 /// silent worker, a ring failure, a diverged state hash) ends it: in-flight uncommitted steps are dropped and redone by
 /// the next generation — at most the steps in flight, `lookahead`, and each is redone with the same samples and
 /// randomness because plans and augmentation depend only on the step and the sample index.
+///
+/// No wait is unbounded: a ring that cannot be set up is reported (`ringSetupFailed`) and the worker at fault is
+/// evicted; independently, a step in flight that is not committed within `stepTimeout` of becoming the oldest ends the
+/// generation, and a member of a forming generation that has not loaded the state within `stepTimeoutFloor` is evicted.
+/// (This file is longer than most: it is the whole protocol, and splitting it would scatter one state's invariants.)
 public struct CoordinatorMachine: Sendable {
     public typealias WorkerID = UInt64
 
@@ -28,12 +33,20 @@ public struct CoordinatorMachine: Sendable {
         /// state at that step (online kNN) while no step is in flight, so no ring peer waits inside a collective
         /// and no ring timeout can fire. The step the machine starts at is never held.
         public var holdEvery: Int
+        /// The floor of the bound on a step, in seconds (`stepTimeout`), and the bound on loading the state when a
+        /// generation forms. Generous: before anything is measured a step may take minutes (the first step builds its
+        /// buffers; a large model with a large slice per worker computes for a long time).
+        public var stepTimeoutFloor: Double
+        /// The bound on a step is at least this many times the measured step time.
+        public var stepTimeoutFactor: Double
 
         public init(minWorkers: Int = 1, maxWorkers: Int = 64, heartbeatTimeout: Double = 3, lookahead: Int = 2,
-                    totalSteps: Int, hashCheckEvery: Int = 10, holdEvery: Int = 0) {
+                    totalSteps: Int, hashCheckEvery: Int = 10, holdEvery: Int = 0, stepTimeoutFloor: Double = 300,
+                    stepTimeoutFactor: Double = 10) {
             self.minWorkers = minWorkers; self.maxWorkers = maxWorkers; self.heartbeatTimeout = heartbeatTimeout
             self.lookahead = lookahead; self.totalSteps = totalSteps; self.hashCheckEvery = hashCheckEvery
-            self.holdEvery = holdEvery
+            self.holdEvery = holdEvery; self.stepTimeoutFloor = stepTimeoutFloor
+            self.stepTimeoutFactor = stepTimeoutFactor
         }
     }
 
@@ -87,11 +100,28 @@ public struct CoordinatorMachine: Sendable {
     private var previousRing: Set<WorkerID> = []
     /// The last held step released (`Settings.holdEvery`); steps up to it are planned freely.
     private var releasedHold: Int
+    /// When the step waited for (`committed`, while steps are in flight) became the oldest in flight.
+    private var waitingSince: Double = 0
+    /// When the current generation started loading the state (phase `syncing`).
+    private var syncingSince: Double = 0
+    /// The time of the last commit while steps follow each other (nil after a regroup, a pause or a hold).
+    private var lastCommitTime: Double?
+    /// Smoothed seconds between consecutive commits; nil until two consecutive steps committed.
+    public private(set) var measuredStepSeconds: Double?
+    /// The rank-ordered rings of recent generations, for setup reports that arrive after their generation ended.
+    private var recentRings: [Int: [WorkerID]] = [:]
+
+    /// Seconds a step in flight may take to commit, counted from when it became the oldest in flight: the larger of
+    /// `stepTimeoutFloor` and `stepTimeoutFactor` × the measured step time.
+    public var stepTimeout: Double {
+        max(settings.stepTimeoutFloor, settings.stepTimeoutFactor * (measuredStepSeconds ?? 0))
+    }
 
     /// - Parameter lastGeneration: the highest generation a previous coordinator of this job used (from its
     ///   checkpoint), so a restarted coordinator's generations are new to every worker.
     public init(settings: Settings, committedStep: Int, lastGeneration: Int = 0) {
-        precondition(settings.minWorkers >= 1 && settings.maxWorkers >= settings.minWorkers && settings.lookahead >= 1)
+        precondition(settings.minWorkers >= 1 && settings.maxWorkers >= settings.minWorkers && settings.lookahead >= 1
+                     && settings.stepTimeoutFloor > 0 && settings.stepTimeoutFactor >= 1)
         self.settings = settings
         generation = max(0, lastGeneration)
         committed = committedStep
@@ -112,6 +142,9 @@ public struct CoordinatorMachine: Sendable {
             let gap = t - now
             if gap > settings.heartbeatTimeout && !workers.isEmpty {
                 for id in workers.keys { workers[id]!.lastHeard += gap }
+                waitingSince += gap
+                syncingSince += gap
+                lastCommitTime = nil
                 out.append(.log(String(format: "no tick for %.1f s (this process was stopped or blocked): the workers' "
                                        + "silence during it does not count", gap)))
             }
@@ -121,6 +154,7 @@ public struct CoordinatorMachine: Sendable {
                 remove(w.id, reason: String(format: "no message for %.1f s (timeout %.1f s)",
                                             now - w.lastHeard, settings.heartbeatTimeout), evict: true, &out)
             }
+            checkBounds(&out)
 
         case .joined(let id, let info, let cacheStep):
             guard workers[id] == nil else { heard(id); break }
@@ -187,6 +221,12 @@ public struct CoordinatorMachine: Sendable {
             committing = nil
             committed = step + 1
             segments[step] = nil
+            if let t = lastCommitTime {
+                let dt = now - t
+                measuredStepSeconds = measuredStepSeconds.map { 0.8 * $0 + 0.2 * dt } ?? dt
+            }
+            lastCommitTime = now
+            waitingSince = now
             if settings.hashCheckEvery > 0 && committed % settings.hashCheckEvery == 0 {
                 coordinatorHashes[committed] = hash
                 checkHashes(committed, &out)
@@ -201,17 +241,33 @@ public struct CoordinatorMachine: Sendable {
 
         case .ringFailed(let id, let g, let step, let peerRank, let reason):
             heard(id)
-            guard g == generation, phase == .running || phase == .draining else { break }
-            var peer: WorkerID?
-            if let r = peerRank, ring.indices.contains(r) { peer = ring[r] }
-            out.append(.log("generation \(g) step \(step): rank \(ring.firstIndex(of: id) ?? -1) reports ring failure: \(reason)"))
-            // A peer named twice in a row by ring failures is evicted even if it still heartbeats (e.g. its data port is
-            // unreachable while its control connection works).
-            if let p = peer, let last = lastFailedPeer, last.peer == p, last.generation == g - 1 {
-                remove(p, reason: "ring failures in two consecutive generations", evict: true, &out)
-            } else {
-                if let p = peer { lastFailedPeer = (g, p) }
-                endGeneration(reason: "ring failure", &out)
+            ringFailed(id, generation: g, step: step, peerRank: peerRank, reason: reason, &out)
+
+        case .ringSetupFailed(let id, let g, let fault):
+            heard(id)
+            guard workers[id] != nil, phase != .finished else { break }
+            switch fault {
+            case .reporter(let why):
+                out.append(.log("generation \(g): \(label(id)) cannot set up its side of the ring: \(why)"))
+                remove(id, reason: "ring setup failed: \(why)", evict: true, &out)
+            case .unreachablePeer(let rank, let why):
+                // Any recent generation: the peer's data endpoint is the same in every ring it is in.
+                guard let members = recentRings[g], members.indices.contains(rank), members[rank] != id,
+                      let peer = workers[members[rank]] else {
+                    out.append(.log("generation \(g): \(label(id)) could not reach rank \(rank), which is no longer a "
+                                    + "member (\(why))"))
+                    break
+                }
+                out.append(.log("generation \(g): \(label(id)) (rank \(members.firstIndex(of: id) ?? -1)) cannot reach "
+                                + "rank \(rank), \(label(peer.id)), at \(peer.info.dataEndpoint): \(why)"))
+                // Ring failures blamed on others while this peer was in the ring were probably its doing (a rank
+                // waiting for it stalls its neighbours): they do not count towards evicting anyone else.
+                lastFailedPeer = nil
+                let reason = "its data endpoint \(peer.info.dataEndpoint) cannot be reached from \(label(id)) (\(why))"
+                remove(peer.id, reason: reason, evict: true, &out)
+            case .silentPeer(let rank, let why):
+                ringFailed(id, generation: g, step: committed, peerRank: rank, reason: "ring did not form: \(why)",
+                           &out)
             }
 
         case .pauseRequested:
@@ -224,6 +280,7 @@ public struct CoordinatorMachine: Sendable {
         case .resumeRequested:
             guard pauseRequested || phase == .paused else { break }
             pauseRequested = false
+            lastCommitTime = nil
             out.append(.log("resumed"))
             if phase == .paused {
                 if regroupPending || ring.isEmpty { regroup(&out) } else { phase = .running; planAhead(&out) }
@@ -235,6 +292,7 @@ public struct CoordinatorMachine: Sendable {
         case .holdReleased(let step):
             guard step > releasedHold else { break }
             releasedHold = step
+            lastCommitTime = nil
             if phase == .running { planAhead(&out) }
 
         case .stopRequested:
@@ -251,6 +309,56 @@ public struct CoordinatorMachine: Sendable {
 
     private mutating func heard(_ id: WorkerID) {
         if workers[id] != nil { workers[id]!.lastHeard = now }
+    }
+
+    /// The worker's name for reasons a person reads.
+    private func label(_ id: WorkerID) -> String {
+        let name = workers[id]?.info.name ?? ""
+        return name.isEmpty ? "worker \(id)" : name
+    }
+
+    /// A rank's ring failed (an operation, or a neighbour that never completed the handshake). The generation ends;
+    /// a peer named by failures in two consecutive generations is evicted even if it still heartbeats (e.g. its data
+    /// port is unreachable while its control connection works).
+    private mutating func ringFailed(_ id: WorkerID, generation g: Int, step: Int, peerRank: Int?, reason: String,
+                                     _ out: inout [CoordinatorAction]) {
+        guard g == generation, phase == .running || phase == .draining else { return }
+        var peer: WorkerID?
+        if let r = peerRank, ring.indices.contains(r) { peer = ring[r] }
+        let rank = ring.firstIndex(of: id) ?? -1
+        out.append(.log("generation \(g) step \(step): rank \(rank) reports ring failure: \(reason)"))
+        if let p = peer, let last = lastFailedPeer, last.peer == p, last.generation == g - 1 {
+            remove(p, reason: "ring failures in two consecutive generations", evict: true, &out)
+        } else {
+            if let p = peer { lastFailedPeer = (g, p) }
+            endGeneration(reason: "ring failure", &out)
+        }
+    }
+
+    /// The bounds on waits that no message ends: a step in flight that does not commit within `stepTimeout` ends the
+    /// generation; members that have not loaded the state within `stepTimeoutFloor` of a generation forming are
+    /// evicted.
+    private mutating func checkBounds(_ out: inout [CoordinatorAction]) {
+        if phase == .running || phase == .draining, committing == nil, committed < planned,
+           now - waitingSince > stepTimeout {
+            let measured = measuredStepSeconds.map { String(format: "%.1f s", $0) } ?? "none yet"
+            let reason = String(format: "no progress on step %d for %.1f s (bound %.1f s: the larger of --step-timeout "
+                                + "%.0f s and %.0f × the measured step time, %@)", committed, now - waitingSince,
+                                stepTimeout, settings.stepTimeoutFloor, settings.stepTimeoutFactor, measured)
+            out.append(.log("generation \(generation): \(reason)"))
+            endGeneration(reason: reason, &out)
+        } else if phase == .syncing, now - syncingSince > settings.stepTimeoutFloor {
+            let behind = ring.filter { workers[$0] != nil && workers[$0]!.cacheStep != committed }
+            guard !behind.isEmpty else { return }
+            let reason = String(format: "did not load the state at step %d within %.0f s (--step-timeout)", committed,
+                                settings.stepTimeoutFloor)
+            for id in behind {
+                workers[id] = nil
+                out.append(.evict(id, reason: reason))
+                out.append(.log("worker \(id) left: \(reason)"))
+            }
+            endGeneration(reason: "\(behind.count) member(s) " + reason, &out)
+        }
     }
 
     private mutating func remove(_ id: WorkerID, reason: String, evict: Bool, _ out: inout [CoordinatorAction]) {
@@ -299,6 +407,9 @@ public struct CoordinatorMachine: Sendable {
         if pauseRequested { phase = .paused; out.append(.paused); return }
         generation += 1
         ring = Array(members)
+        recentRings[generation] = ring
+        for g in Array(recentRings.keys) where g < generation - 4 { recentRings[g] = nil }
+        lastCommitTime = nil
         out.append(.startGeneration(generation: generation, ring: ring, firstStep: committed))
         stateSent = []
         awaitingReport = []
@@ -312,6 +423,7 @@ public struct CoordinatorMachine: Sendable {
             }
         }
         phase = .syncing
+        syncingSince = now
         startIfSynced(&out)
     }
 
@@ -342,6 +454,7 @@ public struct CoordinatorMachine: Sendable {
 
     /// Keeps `lookahead` steps in flight, telling every rank its share; never plans past a held step.
     private mutating func planAhead(_ out: inout [CoordinatorAction]) {
+        if planned == committed { waitingSince = now }  // the first step planned becomes the oldest in flight
         while planned < committed + settings.lookahead && planned < settings.totalSteps && !isHeld(planned) {
             for (rank, id) in ring.enumerated() {
                 out.append(.sendPlan(to: id, generation: generation, step: planned, rank: rank, worldSize: ring.count))
