@@ -39,14 +39,24 @@ extension StatusReport {
                                 + "(k=%d, %d/%d images, %@, %.1f s)", o.step, o.top1, o.top5, o.k, o.trainCount,
                                 o.valCount, o.worker, o.seconds))
         }
-        if skippedFiles > 0 { lines.append("skipped unreadable files \(skippedFiles)") }
+        if skippedFiles > 0 {
+            lines.append("skipped unreadable files \(skippedFiles)"
+                         + (skippedFilesRecent.isEmpty ? "" : ", the latest \(skippedFilesRecent.count):"))
+            for f in skippedFilesRecent { lines.append("  \(f.path): \(f.reason)") }
+        }
         lines.append("workers \(workers.count) (min \(minWorkers))")
         lines.append("  rank  host                            heartbeat   img/s  gemm GFLOP/s  engine")
-        for w in workers.sorted(by: { $0.rank < $1.rank }) {
+        let sorted = workers.sorted(by: { $0.rank < $1.rank })
+        for w in sorted {
             let host = w.host.count > 30 ? String(w.host.prefix(29)) + "…" : w.host
             lines.append(String(format: "  %4d  ", w.rank) + host.padding(toLength: 30, withPad: " ", startingAt: 0)
                          + String(format: "  %7.1f s  %6.1f  %12.0f  ", w.heartbeatAgeSeconds, w.imagesPerSecond,
                                   w.gemmGflopPerSecond) + (w.gemm.isEmpty ? "-" : w.gemm))
+        }
+        for w in sorted { if let e = w.lastError { lines.append("  last error of \(w.host): \(e)") } }
+        if !workerErrors.isEmpty {
+            lines.append("workers dropped recently (newest last):")
+            for e in workerErrors { lines.append("  step \(e.step)  \(e.worker) (\(e.host)): \(e.error)") }
         }
         return lines.joined(separator: "\n") + "\n"
     }

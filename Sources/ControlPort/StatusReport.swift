@@ -11,11 +11,49 @@ public struct StatusReport: Codable, Sendable, Equatable {
         /// throughput of its last step (0 before its first).
         public var gemm: String
         public var gemmGflopPerSecond: Double
+        /// Why this worker (by name) was last dropped from the job, e.g. its ring could not be set up; null if never.
+        public var lastError: String?
         public init(rank: Int, host: String, heartbeatAgeSeconds: Double, imagesPerSecond: Double, gemm: String = "",
-                    gemmGflopPerSecond: Double = 0) {
+                    gemmGflopPerSecond: Double = 0, lastError: String? = nil) {
             self.rank = rank; self.host = host
             self.heartbeatAgeSeconds = heartbeatAgeSeconds; self.imagesPerSecond = imagesPerSecond
-            self.gemm = gemm; self.gemmGflopPerSecond = gemmGflopPerSecond
+            self.gemm = gemm; self.gemmGflopPerSecond = gemmGflopPerSecond; self.lastError = lastError
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case rank, host, heartbeatAgeSeconds, imagesPerSecond, gemm, gemmGflopPerSecond, lastError
+        }
+
+        /// Every key, `last_error` as an explicit `null` when the worker was never dropped.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(rank, forKey: .rank); try c.encode(host, forKey: .host)
+            try c.encode(heartbeatAgeSeconds, forKey: .heartbeatAgeSeconds)
+            try c.encode(imagesPerSecond, forKey: .imagesPerSecond); try c.encode(gemm, forKey: .gemm)
+            try c.encode(gemmGflopPerSecond, forKey: .gemmGflopPerSecond); try c.encode(lastError, forKey: .lastError)
+        }
+    }
+
+    /// A worker dropped from the job and why (it may be back, backing off, or gone), at the committed step `step`.
+    public struct WorkerError: Codable, Sendable, Equatable {
+        public var worker: String
+        public var host: String
+        public var error: String
+        public var step: Int
+        public var unixTime: Double
+        public init(worker: String, host: String, error: String, step: Int, unixTime: Double) {
+            self.worker = worker; self.host = host; self.error = error; self.step = step; self.unixTime = unixTime
+        }
+    }
+
+    /// An image a worker could not read (and replaced by the next readable one), with the reason.
+    public struct SkippedFile: Codable, Sendable, Equatable {
+        public var path: String
+        public var reason: String
+        /// The worker that met it first.
+        public var worker: String
+        public init(path: String, reason: String, worker: String) {
+            self.path = path; self.reason = reason; self.worker = worker
         }
     }
 
@@ -75,14 +113,19 @@ public struct StatusReport: Codable, Sendable, Equatable {
     public var imagesPerSecond: Double
     public var etaSeconds: Double?
     public var lastCheckpoint: Checkpoint?
+    /// Distinct unreadable images the workers skipped.
     public var skippedFiles: Int
+    /// The most recent of them (at most 8, newest last), with reasons.
+    public var skippedFilesRecent: [SkippedFile]
+    /// The most recent workers dropped from the job (at most 8, newest last) and why.
+    public var workerErrors: [WorkerError]
     /// null when online kNN is off or before its first result.
     public var onlineKnn: OnlineKnn?
 
     enum CodingKeys: String, CodingKey {
         case job, state, generation, step, totalSteps, epoch, epochProgress, globalBatch, minWorkers, workers, losses
         case lr, weightDecay, teacherMomentum, teacherTemperature, imagesPerSecond, etaSeconds, lastCheckpoint
-        case skippedFiles, onlineKnn
+        case skippedFiles, skippedFilesRecent, workerErrors, onlineKnn
     }
 
     /// Every key, always: an unknown value (no loss yet, no ETA yet, no checkpoint) is an explicit `null`, so that a
@@ -99,6 +142,7 @@ public struct StatusReport: Codable, Sendable, Equatable {
         try c.encode(teacherTemperature, forKey: .teacherTemperature)
         try c.encode(imagesPerSecond, forKey: .imagesPerSecond); try c.encode(etaSeconds, forKey: .etaSeconds)
         try c.encode(lastCheckpoint, forKey: .lastCheckpoint); try c.encode(skippedFiles, forKey: .skippedFiles)
+        try c.encode(skippedFilesRecent, forKey: .skippedFilesRecent); try c.encode(workerErrors, forKey: .workerErrors)
         try c.encode(onlineKnn, forKey: .onlineKnn)
     }
 
@@ -106,13 +150,14 @@ public struct StatusReport: Codable, Sendable, Equatable {
                 epochProgress: Double, globalBatch: Int, minWorkers: Int, workers: [Worker], losses: Losses?,
                 lr: Double, weightDecay: Double, teacherMomentum: Double, teacherTemperature: Double,
                 imagesPerSecond: Double, etaSeconds: Double?, lastCheckpoint: Checkpoint?, skippedFiles: Int,
-                onlineKnn: OnlineKnn? = nil) {
+                skippedFilesRecent: [SkippedFile] = [], workerErrors: [WorkerError] = [], onlineKnn: OnlineKnn? = nil) {
         self.job = job; self.state = state; self.generation = generation; self.step = step
         self.totalSteps = totalSteps; self.epoch = epoch; self.epochProgress = epochProgress
         self.globalBatch = globalBatch; self.minWorkers = minWorkers; self.workers = workers; self.losses = losses
         self.lr = lr; self.weightDecay = weightDecay; self.teacherMomentum = teacherMomentum
         self.teacherTemperature = teacherTemperature; self.imagesPerSecond = imagesPerSecond
         self.etaSeconds = etaSeconds; self.lastCheckpoint = lastCheckpoint; self.skippedFiles = skippedFiles
+        self.skippedFilesRecent = skippedFilesRecent; self.workerErrors = workerErrors
         self.onlineKnn = onlineKnn
     }
 

@@ -123,7 +123,8 @@ extension StatusReport {
         let expected: Set<String> = [
             "job", "state", "generation", "step", "total_steps", "epoch", "epoch_progress", "global_batch",
             "min_workers", "workers", "losses", "lr", "weight_decay", "teacher_momentum", "teacher_temperature",
-            "images_per_second", "eta_seconds", "last_checkpoint", "skipped_files", "online_knn"]
+            "images_per_second", "eta_seconds", "last_checkpoint", "skipped_files", "skipped_files_recent",
+            "worker_errors", "online_knn"]
         #expect(Set(object.keys) == expected, "\(json)")
         for key in ["losses", "eta_seconds", "last_checkpoint", "online_knn"] {
             #expect(object[key] is NSNull, "\(key) should be null in \(json)")
@@ -131,6 +132,8 @@ extension StatusReport {
         let worker = try #require((object["workers"] as? [[String: Any]])?.first)
         #expect(worker["gemm"] as? String == "onednn (oneDNN 2.6.3, avx512_core_bf16)")
         #expect(worker["gemm_gflop_per_second"] as? Double == 221.4)
+        #expect(worker["last_error"] is NSNull, "a worker never dropped has last_error null: \(json)")
+        #expect(object["worker_errors"] as? [Any] != nil && object["skipped_files_recent"] as? [Any] != nil)
         #expect(try StatusReport.decode(Data(json.utf8)) == young)
         #expect(try StatusReport.decode(Data(StatusReport.sample.json().utf8)) == StatusReport.sample)
     }
@@ -145,6 +148,36 @@ extension StatusReport {
         // Through the JSON, as the CLI reads it.
         let decoded = try StatusReport.decode(Data(young.json().utf8))
         #expect(decoded.progressLine() == "state syncing  step 0/9360 (0.0%)  loss -  0.0 img/s  1 worker  ETA -")
+    }
+
+    /// Why workers were dropped and which files were unreadable are in the JSON (round-tripping) and in the table.
+    @Test func workerErrorsAndSkippedFilesAreInTheJSONAndTheTable() throws {
+        var report = StatusReport.sample
+        report.workers[1].lastError = "ring setup failed: cannot bind the ring data endpoint tcp://vm:5601"
+        let unreachable = "its data endpoint tcp://192.0.2.1:5601 cannot be reached from w1 (no TCP connection)"
+        report.workerErrors = [.init(worker: "w4", host: "nodeD", error: unreachable, step: 17, unixTime: 1.8e9)]
+        report.skippedFilesRecent = [
+            .init(path: "/data/train/Dog/zero.jpg", reason: "empty file", worker: "w1"),
+            .init(path: "/data/train/Dog/text.jpg", reason: "not a JPEG or PNG file", worker: "w2"),
+        ]
+        let json = report.json()
+        #expect(json.contains("\"skipped_files\":2,\"skipped_files_recent\":[{\"path\":"
+                              + "\"\\/data\\/train\\/Dog\\/zero.jpg\",\"reason\":\"empty file\",\"worker\":\"w1\"}"),
+                "\(json)")
+        #expect(json.contains("\"last_error\":\"ring setup failed: cannot bind"), "\(json)")
+        #expect(json.contains("\"worker_errors\":[{\"error\":\"its data endpoint"), "\(json)")
+        #expect(try StatusReport.decode(Data(json.utf8)) == report)
+        let t = report.table()
+        for needle in ["skipped unreadable files 2, the latest 2:", "  /data/train/Dog/zero.jpg: empty file",
+                       "  /data/train/Dog/text.jpg: not a JPEG or PNG file",
+                       "  last error of 127.0.0.1:5601: ring setup failed: cannot bind the ring data endpoint "
+                           + "tcp://vm:5601",
+                       "workers dropped recently (newest last):",
+                       "  step 17  w4 (nodeD): its data endpoint tcp://192.0.2.1:5601 cannot be reached from w1"] {
+            #expect(t.contains(needle), "missing \(needle) in\n\(t)")
+        }
+        #expect(!StatusReport.sample.table().contains("last error") && !StatusReport.sample.table().contains("dropped"),
+                "no lines when nothing went wrong")
     }
 
     @Test func onlineKNNIsInTheJSONAndTheTableWhenPresent() throws {
