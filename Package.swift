@@ -66,8 +66,8 @@ targets += [
                                                "Transport", "Wire"], swiftSettings: native),
     .executableTarget(name: "Coordinator", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
     .executableTarget(name: "Worker", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
-    .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "MugsData", "MugsModel", "Transport",
-                                             "Wire", "Coordinator", "Worker", "MugsCLI"]),
+    .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "CoordinatorCore", "MugsData",
+                                             "MugsModel", "Transport", "Wire", "Coordinator", "Worker", "MugsCLI"]),
 ]
 
 // MARK: eval — kNN and linear-probe evaluation, feature cache, timm export mapping, attention maps

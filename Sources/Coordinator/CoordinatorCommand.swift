@@ -63,6 +63,13 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Seconds of silence after which a worker is dropped.")
     var heartbeatTimeout = 3.0
 
+    @Option(help: """
+        Bound on one step, seconds: a step not committed within the larger of this and 10 × the measured step time \
+        ends the generation (the ring is re-formed); a worker that has not loaded the state this long after a ring \
+        formed is dropped.
+        """)
+    var stepTimeout = 300.0
+
     @Option(help: "Compare the workers' state hashes with the coordinator's every N steps (0: never).")
     var hashEvery = 10
 
@@ -116,6 +123,9 @@ struct CoordinatorCommand: ParsableCommand {
         guard heartbeatInterval > 0, heartbeatTimeout > heartbeatInterval else {
             throw ValidationError("need 0 < --heartbeat-interval < --heartbeat-timeout")
         }
+        guard stepTimeout > 0, stepTimeout.isFinite else {
+            throw ValidationError("--step-timeout must be a positive number of seconds (got \(stepTimeout))")
+        }
         guard JobLog.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
         let (host, port) = try Self.hostPort(control)
         if !publicControl && !["127.0.0.1", "localhost", "::1"].contains(host) {
@@ -153,7 +163,7 @@ struct CoordinatorCommand: ParsableCommand {
                 c = try ConfigYAML.parse(text, source: config)
             }
             let (host, port) = try Self.hostPort(control)
-            let settings = CoordinatorSettings(
+            var settings = CoordinatorSettings(
                 dataSpec: data, config: c, checkpointDir: checkpointDir, listen: listen, controlHost: host,
                 controlPort: port, minWorkers: minWorkers, maxWorkers: maxWorkers,
                 token: try JobToken.read(file: tokenFile), totalSteps: steps, checkpointEverySteps: checkpointEvery,
@@ -161,6 +171,7 @@ struct CoordinatorCommand: ParsableCommand {
                 heartbeatInterval: heartbeatInterval, heartbeatTimeout: heartbeatTimeout, hashEvery: hashEvery,
                 logInterval: logInterval, logSamples: logSamples, logFormat: JobLog.Format(rawValue: logFormat)!,
                 onlineKNN: try onlineKNNSettings())
+            settings.stepTimeout = stepTimeout
             let service = try CoordinatorService(settings: settings, log: log)
             let code = service.run()
             if code != 0 { throw ExitCode(code) }

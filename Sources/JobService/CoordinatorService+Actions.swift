@@ -40,7 +40,9 @@ extension CoordinatorService {
                 commit(generation: g, step: step)
             case let .evict(id, reason):
                 send(.job(.evict(reason: reason)), to: id)
-                log.log("evict", "\(peers[id]?.name ?? "worker \(id)") evicted: \(reason)")
+                let name = peers[id]?.name ?? "worker \(id)"
+                log.log("evict", "\(name) evicted: \(reason)", [("worker", .string(name))])
+                noteError(reason, worker: name, host: peers[id]?.host ?? machine.workers[id]?.info.host ?? "?")
                 forget(id)
             case .paused:
                 log.log("pause", "paused at step \(state.step); POST /resume continues")
@@ -56,6 +58,15 @@ extension CoordinatorService {
                 log.log("machine", text)
             }
         }
+    }
+
+    /// Remembers why a worker was dropped, for `/status` (its `last_error`, and the recent `worker_errors`).
+    func noteError(_ error: String, worker: String, host: String) {
+        lastErrorByName[worker] = error
+        evictions += 1
+        recentErrors.append(StatusReport.WorkerError(worker: worker, host: host, error: error, step: state.step,
+                                                     unixTime: Date().timeIntervalSince1970))
+        if recentErrors.count > Self.recentLimit { recentErrors.removeFirst(recentErrors.count - Self.recentLimit) }
     }
 
     /// Dataset indices of one rank's share of a step.

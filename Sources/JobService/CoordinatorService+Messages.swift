@@ -1,3 +1,4 @@
+import ControlPort
 import CoordinatorCore
 import Foundation
 import MugsModel
@@ -77,8 +78,7 @@ extension CoordinatorService {
         case .stateReceived:
             log.log("state", "\(peers[id]?.name ?? "?") has the state at step \(step)")
             handle(machine.handle(.stateReceived(id, step: step)))
-        case let .stepApplied(hash, hashed, _, skipped):
-            skippedByWorker[peers[id]?.name ?? ""] = Int(skipped)
+        case let .stepApplied(hash, hashed, _):
             handle(machine.handle(.stepApplied(id, generation: g, step: step, stateHash: hashed ? hash : 0)))
         case let .sliceEntries(e):
             guard let a = assembly(generation: g, step: step) else { handle(machine.handle(.heard(id))); return }
@@ -91,6 +91,15 @@ extension CoordinatorService {
             if peer >= 0, g == machine.generation, Int(peer) < machine.ring.count { probe(machine.ring[Int(peer)]) }
             handle(machine.handle(.ringFailed(id, generation: g, step: step, peer: peer >= 0 ? Int(peer) : nil,
                                               reason: reason)))
+        case let .ringSetupFailed(f):
+            let name = peers[id]?.name ?? "?"
+            log.log("ring_setup", "\(name) could not set up generation \(g): \(f.kind) \(f.endpoint): \(f.detail)",
+                    [("worker", .string(name)), ("generation", .int(g)), ("kind", .string("\(f.kind)")),
+                     ("peer_rank", .int(Int(f.peerRank))), ("endpoint", .string(f.endpoint))])
+            handle(machine.handle(.ringSetupFailed(id, generation: g, fault: Self.fault(f))))
+        case let .unreadableFiles(files):
+            handle(machine.handle(.heard(id)))
+            recordUnreadable(files, worker: peers[id]?.name ?? "?")
         case let .onlineKNNResult(r):
             handle(machine.handle(.heard(id)))
             receivedOnlineKNN(r, from: id, step: step)
@@ -100,6 +109,30 @@ extension CoordinatorService {
             forget(id)
         default:
             refuse(routingID, "a worker does not send \(m.type)")
+        }
+    }
+
+    /// Who the machine blames for a worker's setup report.
+    static func fault(_ f: RingSetupFailure) -> RingSetupFault {
+        let rank = f.peerRank >= 0 ? Int(f.peerRank) : nil
+        switch f.kind {
+        case .cannotBind, .localSetup: return .reporter(f.detail)
+        case .peerUnreachable:
+            guard let rank else { return .silentPeer(rank: nil, f.detail) }
+            return .unreachablePeer(rank: rank, f.detail)
+        case .peerSilent: return .silentPeer(rank: rank, f.detail)
+        }
+    }
+
+    /// Keeps the distinct paths (for the count) and the most recent few with their reasons.
+    func recordUnreadable(_ files: [UnreadableFile], worker: String) {
+        for f in files where unreadablePaths.insert(f.path).inserted {
+            recentUnreadable.append(StatusReport.SkippedFile(path: f.path, reason: f.reason, worker: worker))
+            log.log("unreadable", "\(worker) skipped unreadable file \(f.path): \(f.reason)",
+                    [("worker", .string(worker)), ("path", .string(f.path)), ("reason", .string(f.reason))])
+        }
+        if recentUnreadable.count > Self.recentLimit {
+            recentUnreadable.removeFirst(recentUnreadable.count - Self.recentLimit)
         }
     }
 
@@ -150,8 +183,8 @@ extension CoordinatorService {
                 [("worker", .string(j.workerID)), ("cache_step", .int(cache)), ("cache_reused", .bool(reused)),
                  ("gemm", .string(j.gemm))])
         if !reused { cache = -1 }
-        handle(machine.handle(.joined(id, WorkerInfo(host: j.host, dataEndpoint: j.dataEndpoint, threads: Int(j.cores)),
-                                      cacheStep: cache)))
+        handle(machine.handle(.joined(id, WorkerInfo(host: j.host, dataEndpoint: j.dataEndpoint, threads: Int(j.cores),
+                                                     name: j.workerID), cacheStep: cache)))
     }
 
     func forget(_ id: CoordinatorMachine.WorkerID) {

@@ -22,7 +22,8 @@ extension CoordinatorService {
             return StatusReport.Worker(rank: rankOf[w.id] ?? -1, host: "\(p?.host ?? w.info.host) (\(p?.name ?? "?"))",
                                        heartbeatAgeSeconds: max(0, now - (p?.lastHeard ?? now)),
                                        imagesPerSecond: p?.imagesPerSecond ?? 0, gemm: p?.gemm ?? "",
-                                       gemmGflopPerSecond: p?.gemmGflopPerSecond ?? 0)
+                                       gemmGflopPerSecond: p?.gemmGflopPerSecond ?? 0,
+                                       lastError: p.flatMap { lastErrorByName[$0.name] })
         }
         let epoch = state.epoch
         let progress = Double(state.step - epoch * plan.stepsPerEpoch) / Double(plan.stepsPerEpoch)
@@ -38,7 +39,8 @@ extension CoordinatorService {
             teacherMomentum: state.schedules.teacherMomentum(step: min(step, max(0, totalSteps - 1))),
             teacherTemperature: state.schedules.teacherTemperature(epoch: epoch), imagesPerSecond: ips,
             etaSeconds: eta, lastCheckpoint: lastCheckpoint,
-            skippedFiles: skippedByWorker.values.reduce(0, +), onlineKnn: onlineKNNLast)
+            skippedFiles: unreadablePaths.count, skippedFilesRecent: recentUnreadable, workerErrors: recentErrors,
+            onlineKnn: onlineKNNLast)
         var m = PrometheusText()
         m.gauge("mugs_step", "Steps committed.", Double(step))
         m.gauge("mugs_total_steps", "Steps the job runs.", Double(totalSteps))
@@ -50,6 +52,10 @@ extension CoordinatorService {
         m.gauge("mugs_global_batch_images", "Images per step.", Double(config.batch_size))
         m.gauge("mugs_images_per_second", "Training throughput (committed images per second).", ips)
         m.gauge("mugs_step_duration_seconds", "Smoothed wall time per committed step.", secondsPerStep ?? 0)
+        m.gauge("mugs_step_timeout_seconds", "Bound on one step: a step not committed this long ends the generation.",
+                machine.stepTimeout)
+        m.counter("mugs_worker_errors_total", "Workers dropped from the job (evicted) since the coordinator started.",
+                  Double(evictions))
         if let eta { m.gauge("mugs_eta_seconds", "Estimated time to the last step.", eta) }
         if let l = lastLosses {
             m.gauges("mugs_loss", "Loss of the last committed step, by granularity.",

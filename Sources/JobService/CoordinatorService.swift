@@ -73,8 +73,18 @@ public final class CoordinatorService {
     var lastHeartbeatSent = 0.0
     var refusalsLogged: [String: Double] = [:]
     var lostPeers: Set<CoordinatorMachine.WorkerID> = []
-    /// Unreadable images each worker (by name) reported skipping; the status shows the sum.
-    var skippedByWorker: [String: Int] = [:]
+    /// The last error attributed to each worker, by name (its evictions' reasons), kept across its rejoins; and the
+    /// most recent ones, newest last (`/status` `worker_errors`).
+    var lastErrorByName: [String: String] = [:]
+    var recentErrors: [StatusReport.WorkerError] = []
+    /// Workers evicted since start (`mugs_worker_errors_total`).
+    var evictions = 0
+    /// Unreadable files the workers reported: every distinct path (the status counts them) and the most recent few with
+    /// their reasons, newest last.
+    var unreadablePaths: Set<String> = []
+    var recentUnreadable: [StatusReport.SkippedFile] = []
+    /// How many recent worker errors and unreadable files `/status` lists.
+    static let recentLimit = 8
     var finishedReason: String?
     /// A finish that waits for the last online kNN result (`CoordinatorService+OnlineKNN`).
     var deferredFinish: String?
@@ -154,7 +164,8 @@ public final class CoordinatorService {
         machine = CoordinatorMachine(settings: .init(minWorkers: s.minWorkers, maxWorkers: maxWorkers,
                                                      heartbeatTimeout: s.heartbeatTimeout, lookahead: 2,
                                                      totalSteps: totalSteps, hashCheckEvery: s.hashEvery,
-                                                     holdEvery: s.onlineKNN?.every ?? 0),
+                                                     holdEvery: s.onlineKNN?.every ?? 0,
+                                                     stepTimeoutFloor: s.stepTimeout),
                                      committedStep: state.step, lastGeneration: lastGeneration)
         lastCheckpointStep = resumed?.step ?? -1
         lastCheckpointTime = ProcessLifecycle.now()

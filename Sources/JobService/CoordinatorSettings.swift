@@ -30,6 +30,8 @@ public struct CoordinatorSettings: Sendable {
     public var logFormat: JobLog.Format
     /// Online kNN during training (nil: off).
     public var onlineKNN: OnlineKNNSettings?
+    /// The floor of the bound on one step, seconds (`CoordinatorMachine.Settings.stepTimeoutFloor`).
+    public var stepTimeout: Double = 300
 
     public init(dataSpec: String, config: MugsConfig?, checkpointDir: String, listen: String, controlHost: String,
                 controlPort: Int, minWorkers: Int, maxWorkers: Int, token: String, totalSteps: Int?,

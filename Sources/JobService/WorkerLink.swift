@@ -21,6 +21,12 @@ final class WorkerLink {
             get { lock.lock(); defer { lock.unlock() }; return _gemmGflopPerSecond }
             set { lock.lock(); _gemmGflopPerSecond = newValue; lock.unlock() }
         }
+        private var _evictionsInARow = 0
+        /// Evictions since this worker last applied a step (the compute thread resets it, the I/O thread counts).
+        var evictionsInARow: Int {
+            get { lock.lock(); defer { lock.unlock() }; return _evictionsInARow }
+            set { lock.lock(); _evictionsInARow = newValue; lock.unlock() }
+        }
         /// The hash of the cache at `cacheStep`, when the compute thread has computed it (nil: unknown).
         var cacheHash: UInt64? {
             get { lock.lock(); defer { lock.unlock() }; return _cacheHash }
@@ -49,6 +55,8 @@ final class WorkerLink {
     private let done = DispatchSemaphore(value: 0)
 
     private(set) var jobID: UInt64 = 0
+    /// The data endpoint joins advertise (`DataAddress.advertised`); set before `start()`.
+    var dataEndpoint = ""
     private let stopLock = NSLock()
     private var _stopped = false
     /// The I/O thread has finished (nothing forwards the outbox any more).
@@ -162,7 +170,7 @@ final class WorkerLink {
 
     private func sendJoin() {
         let c = shared.cacheStep, h = shared.cacheHash
-        send(.join(Join(workerID: settings.workerID, host: settings.host, dataEndpoint: settings.dataEndpoint,
+        send(.join(Join(workerID: settings.workerID, host: settings.host, dataEndpoint: dataEndpoint,
                         cores: UInt32(settings.threads), cachedStep: c >= 0 ? UInt64(c) : nil, token: settings.token,
                         cachedStateHash: c >= 0 ? h : nil, gemm: shared.gemm)))
     }
@@ -196,10 +204,27 @@ final class WorkerLink {
             if case .heartbeat = env.message { continue }
             if case .job(.evict) = env.message {
                 joined = false
-                nextJoinAttempt = now + 1
+                nextJoinAttempt = now + evictionBackoff()
             }
             inbox.push(.message(env))
         }
+    }
+
+    /// Seconds to wait before joining again after an eviction: 1 s, then doubling (up to `maxSetupBackoff`) while
+    /// evictions follow each other without a step applied in between — a worker whose ring keeps failing to form must
+    /// not make the others re-form theirs in a tight loop. Says so when it backs off longer.
+    private func evictionBackoff() -> Double {
+        let n = shared.evictionsInARow + 1
+        shared.evictionsInARow = n
+        let delay = min(pow(2, Double(n - 1)), max(1, settings.maxSetupBackoff))
+        if n > 1 {
+            log.log("backoff", String(format: "evicted %d times in a row without applying a step: joining again in "
+                                      + "%.0f s (doubling up to %.0f s)", n, delay, settings.maxSetupBackoff),
+                    [("evictions", .int(n)), ("seconds", .double(delay))])
+        } else {
+            log.log("backoff", "joining again in 1 s")
+        }
+        return delay
     }
 
     /// Forwards the compute thread's queued messages, frame by frame, to the coordinator.

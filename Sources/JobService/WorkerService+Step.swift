@@ -23,6 +23,7 @@ extension WorkerService {
             return
         }
         defer { loader.recycle(batch); submitPlans() }
+        reportUnreadableFiles(loader)
         guard batch.tag == p.step, batch.count == p.indices.count else {
             log.log("error", "loader returned step \(batch.tag) for step \(p.step)")
             dropGeneration()
@@ -80,9 +81,9 @@ extension WorkerService {
             let hashed = every > 0 && cacheStep % every == 0
             let hash = hashed ? state.stateHash() : 0
             let t2 = ProcessLifecycle.now()
-            skippedFiles = max(skippedFiles, loader.badFiles.count)
-            send(.job(.stepApplied(stateHash: hash, hashed: hashed, seconds: t2 - t0,
-                                   skippedFiles: UInt32(clamping: skippedFiles))), generation: p.generation, step: p.step)
+            send(.job(.stepApplied(stateHash: hash, hashed: hashed, seconds: t2 - t0)), generation: p.generation,
+                 step: p.step)
+            shared.evictionsInARow = 0
             let dt = lastStepEnd.map { t2 - $0 } ?? (t2 - t0)
             lastStepEnd = t2
             shared.imagesPerSecond = Double(b) / max(dt, 1e-9)
@@ -103,9 +104,13 @@ extension WorkerService {
             log.log("ring", "generation \(p.generation) step \(p.step): left the ring: \(reason)")
             dropGeneration()
         } catch let e as RingError {
-            log.log("ring", "generation \(p.generation) step \(p.step): \(e)")
-            send(.job(.ringFailed(peerRank: Int32(e.failedRank ?? -1), reason: "\(e)")), generation: p.generation,
-                 step: p.step)
+            if let f = Self.setupFailure(e) {
+                reportSetupFailure(f, generation: p.generation, step: p.step)
+            } else {
+                log.log("ring", "generation \(p.generation) step \(p.step): \(e)")
+                send(.job(.ringFailed(peerRank: Int32(e.failedRank ?? -1), reason: "\(e)")), generation: p.generation,
+                     step: p.step)
+            }
             dropGeneration()
         } catch {
             log.log("error", "step \(p.step): \(error)")

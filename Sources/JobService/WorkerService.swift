@@ -59,8 +59,12 @@ public final class WorkerService {
     var lastAppliedLog = -Double.infinity
     /// The GEMM engine this worker computes with (chosen once, at start-up).
     let gemm: GemmEngine
-    /// Unreadable images skipped by this worker's loaders (the largest count any loader reported).
-    var skippedFiles = 0
+    /// Where the data port is bound and what peers are told (worked out at start, `DataAddress`).
+    var data: DataAddress!
+    /// Unreadable images this worker has met (every loader's, each logged and reported once), and how many of the
+    /// current loader's `badFiles` have been looked at.
+    var unreadable: Set<String> = []
+    var loaderBadFilesSeen = 0
     /// The coordinator's online kNN request waiting for the cache to reach its step (`WorkerService+OnlineKNN`).
     var onlineKNNRequest: (step: Int, generation: Int, request: OnlineKNNRequest)?
     /// The evaluator built for the last request (decoded subsets), reused while the request's parameters stay.
@@ -84,8 +88,18 @@ public final class WorkerService {
             log.log("fatal", "cannot open the in-process queue: \(error)")
             return 1
         }
+        guard let address = resolveDataAddress() else {
+            inbox.close()
+            outbox.close()
+            return 0  // a signal while waiting for the network
+        }
+        data = address
+        link.dataEndpoint = address.advertised
         log.log("start", "starting (\(settings.threads) compute + \(settings.loaderThreads) loader "
-                + "threads, data \(settings.dataEndpoint)) joining \(settings.coordinator)")
+                + "threads) joining \(settings.coordinator)")
+        log.log("data", address.summary,
+                [("advertised", .string(address.advertised)), ("bound", .string(address.bound))])
+        if let w = address.warning { log.log("warning", w) }
         log.log("gemm", "gemm: \(gemm), cpu \(GemmEngine.cpu.summary)",
                 [("gemm_engine", .string(gemm.kind.rawValue)), ("gemm_kernels", .string(gemm.kernels))])
         if let w = gemm.warning { log.log("warning", "gemm: \(w)") }
@@ -136,7 +150,7 @@ public final class WorkerService {
                 exitCode = 1
             }
         case let .job(.evict(reason)):
-            log.log("evicted", "the coordinator dropped this worker: \(reason); joining again (cache at step \(cacheStep))")
+            log.log("evicted", "the coordinator dropped this worker: \(reason) (cache at step \(cacheStep))")
             onlineKNNRequest = nil
             dropGeneration()
             receiver.reset()
@@ -229,7 +243,7 @@ public final class WorkerService {
         var o = RingOptions()
         o.peerTimeout = settings.ringPeerTimeout
         o.joinTimeout = settings.ringJoinTimeout
-        o.bindEndpoint = settings.dataBind
+        o.bindEndpoint = data.bound
         o.sharedMemory = settings.ringSharedMemory
         do {
             let ring = try Ring(rank: r, endpoints: eps, generation: UInt64(g), jobID: jobID, options: o)
@@ -240,9 +254,11 @@ public final class WorkerService {
             let b = EpochPlanSlice.size(rank: r, worldSize: eps.count, batch: j.config.batch_size)
             loader = try BatchLoader(dataset: j.dataset, config: j.crops, batchSize: max(1, b), seed: j.welcome.seed,
                                      threads: settings.loaderThreads, depth: 3)
+            loaderBadFilesSeen = 0
         } catch {
-            log.log("error", "generation \(g): \(error)")
-            send(.job(.ringFailed(peerRank: -1, reason: "\(settings.workerID): \(error)")), generation: g, step: firstStep)
+            let f = Self.setupFailure(error) ?? RingSetupFailure(kind: .localSetup, endpoint: data.bound,
+                                                                   detail: "\(error)")
+            reportSetupFailure(f, generation: g, step: firstStep)
             dropGeneration()
             return
         }
@@ -251,6 +267,72 @@ public final class WorkerService {
         if cacheStep >= 0 && cacheStep != firstStep { send(.job(.stateReceived), generation: g, step: cacheStep) }
         log.log("generation", "generation \(g): rank \(r) of \(eps.count), from step \(firstStep)"
                 + (cacheStep == firstStep ? "" : " (waiting for the state; cache at \(cacheStep))"))
+    }
+
+    /// Works out the data endpoints, retrying with back-off while the coordinator's name cannot be resolved or has no
+    /// route (the network may still be coming up); nil if a signal ends the wait.
+    private func resolveDataAddress() -> DataAddress? {
+        var delay = 0.5
+        while true {
+            do throws(JobError) {
+                return try DataAddress.plan(coordinator: settings.coordinator, dataHost: settings.dataHost,
+                                            dataBind: settings.dataBind, port: settings.dataPort)
+            } catch {
+                log.log("data", String(format: "cannot work out this worker's data address yet: %@; retrying in %.1f s",
+                                       "\(error)", delay))
+            }
+            let until = ProcessLifecycle.now() + delay
+            while ProcessLifecycle.now() < until {
+                if ProcessLifecycle.terminationRequested || ProcessLifecycle.interruptRequested { return nil }
+                usleep(100_000)
+            }
+            delay = min(2 * delay, settings.maxBackoff)
+        }
+    }
+
+    /// The typed report for a ring that could not be set up, or nil when `error` is not a setup failure.
+    static func setupFailure(_ error: Error) -> RingSetupFailure? {
+        var e = error as? RingError
+        if case let .ringUnusable(inner)? = e { e = inner }
+        switch e {
+        case let .bindFailed(endpoint, _)?:
+            return RingSetupFailure(kind: .cannotBind, endpoint: endpoint, detail: "\(e!)")
+        case let .cannotConnect(rank, endpoint, seconds, detail)?:
+            return RingSetupFailure(kind: .peerUnreachable, peerRank: Int32(rank), endpoint: endpoint,
+                                    detail: String(format: "no TCP connection within %.1f s; %@", seconds, detail))
+        case let .joinTimedOut(waiting, endpoints, _)?:
+            return RingSetupFailure(kind: .peerSilent, peerRank: Int32(waiting.first ?? -1),
+                                    endpoint: endpoints.first ?? "", detail: "\(e!)")
+        default:
+            return nil
+        }
+    }
+
+    /// Logs and reports to the coordinator that this worker could not set up generation `g`'s ring.
+    func reportSetupFailure(_ f: RingSetupFailure, generation g: Int, step: Int) {
+        log.log("ring_setup", "generation \(g): the ring could not be set up (\(f.kind), reported to the coordinator): "
+                + f.detail, [("generation", .int(g)), ("kind", .string("\(f.kind)")), ("endpoint", .string(f.endpoint)),
+                             ("peer_rank", .int(Int(f.peerRank)))])
+        send(.job(.ringSetupFailed(f)), generation: g, step: step)
+    }
+
+    /// Logs each unreadable image the current loader met for the first time on this worker, and reports them.
+    func reportUnreadableFiles(_ loader: BatchLoader) {
+        let all = loader.badFiles
+        guard all.count > loaderBadFilesSeen else { return }
+        var fresh: [UnreadableFile] = []
+        for f in all[loaderBadFilesSeen...] where unreadable.insert(f.name).inserted {
+            log.log("unreadable", "skipped unreadable image \(f.name): \(f.reason) (\(unreadable.count) on this "
+                    + "worker so far)", [("path", .string(f.name)), ("reason", .string(f.reason))])
+            fresh.append(UnreadableFile(path: f.name, reason: f.reason))
+        }
+        loaderBadFilesSeen = all.count
+        var i = 0
+        while i < fresh.count {
+            let chunk = Array(fresh[i ..< min(fresh.count, i + UnreadableFile.maxPerMessage)])
+            send(.job(.unreadableFiles(chunk)), generation: generation, step: max(0, cacheStep))
+            i += chunk.count
+        }
     }
 
     /// Lets the next join offer the cache: its hash proves it is the coordinator's state at that step.

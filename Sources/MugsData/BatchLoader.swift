@@ -25,7 +25,7 @@ public final class BatchLoader: @unchecked Sendable {
     /// Replacement attempts before a batch fails with `.tooManyBadFiles`.
     public static let maxReplacements = 32
 
-    /// A file that could not be decoded, with the reason.
+    /// A file that could not be decoded, with the reason (the decoder's words, e.g. `empty file`).
     public struct BadFile: Sendable, Equatable {
         public var index: Int
         public var name: String
@@ -190,7 +190,8 @@ public final class BatchLoader: @unchecked Sendable {
                 try dataset.load(used, into: image, minimumArea: minimumArea, buffer: &buffer)
                 break
             } catch {
-                let reason = (error as? DataError)?.hint ?? "\(error)"
+                var reason = (error as? DataError)?.hint ?? "\(error)"
+                if reason.hasSuffix("; it was skipped") { reason.removeLast("; it was skipped".count) }
                 record(BadFile(index: used, name: dataset.name(used), reason: reason))
                 attempt += 1
                 if attempt >= BatchLoader.maxReplacements {

@@ -5,7 +5,7 @@ extension JobMessage {
     static func frames(_ type: MessageType) -> (body: Bool, data: Bool)? {
         switch type {
         case .welcome, .evict, .refused, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed,
-             .leave, .onlineKNNRequest, .onlineKNNResult:
+             .leave, .onlineKNNRequest, .onlineKNNResult, .ringSetupFailed, .unreadableFiles:
             return (true, false)
         case .stateReceived: return (false, false)
         case .sliceEntries: return (true, true)
@@ -39,14 +39,22 @@ extension JobMessage {
             w.u64(h.chunkFloats)
         case .stateReceived:
             return (nil, nil)
-        case let .stepApplied(hash, hashed, seconds, skipped):
-            w.u64(hash); w.u8(hashed ? 1 : 0); w.f64(seconds); w.u32(skipped)
+        case let .stepApplied(hash, hashed, seconds):
+            w.u64(hash); w.u8(hashed ? 1 : 0); w.f64(seconds)
         case let .sliceEntries(e):
             w.u32(e.count); w.u32(e.instanceDim); w.u32(e.localGroupDim); w.u32(e.memoryDim)
             for b in e.weak { w.u8(b) }
             return (w.bytes, e.floatBytes)
         case let .ringFailed(peer, reason):
             w.u32(UInt32(bitPattern: peer)); w.string(reason)
+        case let .ringSetupFailed(f):
+            w.u8(f.kind.rawValue); w.u32(UInt32(bitPattern: f.peerRank))
+            w.string(clipped(f.endpoint, bytes: RingSetupFailure.maxText))
+            w.string(clipped(f.detail, bytes: RingSetupFailure.maxText))
+        case let .unreadableFiles(files):
+            let sent = files.prefix(UnreadableFile.maxPerMessage)
+            w.u32(UInt32(sent.count))
+            for f in sent { w.string(clipped(f.path, bytes: 4000)); w.string(clipped(f.reason, bytes: 1000)) }
         case let .onlineKNNRequest(q):
             w.string(q.trainSpec); w.string(q.valSpec); w.u32(q.trainCount); w.u32(q.valCount); w.u32(q.k)
             w.f64(q.temperature)
@@ -119,8 +127,7 @@ extension JobMessage {
             let hash = try r.u64("stepApplied.stateHash")
             let flag = try r.u8("stepApplied.hashed")
             guard flag <= 1 else { throw .invalidValue(field: "stepApplied.hashed", detail: "flag \(flag) is not 0 or 1") }
-            return .stepApplied(stateHash: hash, hashed: flag == 1, seconds: try r.f64("stepApplied.seconds"),
-                                skippedFiles: try r.u32("stepApplied.skippedFiles"))
+            return .stepApplied(stateHash: hash, hashed: flag == 1, seconds: try r.f64("stepApplied.seconds"))
         case .sliceEntries:
             let n = try r.u32("sliceEntries.count"), di = try r.u32("sliceEntries.instanceDim")
             let dl = try r.u32("sliceEntries.localGroupDim"), dm = try r.u32("sliceEntries.memoryDim")
@@ -142,6 +149,26 @@ extension JobMessage {
         case .ringFailed:
             return .ringFailed(peerRank: Int32(bitPattern: try r.u32("ringFailed.peerRank")),
                                reason: try r.string("ringFailed.reason"))
+        case .ringSetupFailed:
+            let raw = try r.u8("ringSetupFailed.kind")
+            guard let kind = RingSetupFailure.Kind(rawValue: raw) else {
+                throw .invalidValue(field: "ringSetupFailed.kind", detail: "\(raw) is not a known kind (1...4)")
+            }
+            let peer = Int32(bitPattern: try r.u32("ringSetupFailed.peerRank"))
+            guard peer >= -1 && Int(peer) < StepPlan.maxRanks else {
+                throw .invalidValue(field: "ringSetupFailed.peerRank", detail: "rank \(peer)")
+            }
+            return .ringSetupFailed(RingSetupFailure(kind: kind, peerRank: peer,
+                                                     endpoint: try r.string("ringSetupFailed.endpoint"),
+                                                     detail: try r.string("ringSetupFailed.detail")))
+        case .unreadableFiles:
+            let n = try count("unreadableFiles.count", limit: UnreadableFile.maxPerMessage)
+            var files: [UnreadableFile] = []
+            for i in 0 ..< n {
+                files.append(UnreadableFile(path: try r.string("unreadableFiles[\(i)].path"),
+                                            reason: try r.string("unreadableFiles[\(i)].reason")))
+            }
+            return .unreadableFiles(files)
         case .onlineKNNRequest:
             return .onlineKNNRequest(OnlineKNNRequest(
                 trainSpec: try r.string("onlineKNNRequest.trainSpec"),
@@ -164,4 +191,10 @@ extension JobMessage {
             throw .unknownType(type.rawValue)
         }
     }
+}
+
+/// `s` cut to at most about `bytes` UTF-8 bytes (a multi-byte character cut in half becomes U+FFFD), so a long text
+/// never exceeds the decoder's string limit.
+func clipped(_ s: String, bytes: Int) -> String {
+    s.utf8.count <= bytes ? s : String(decoding: s.utf8.prefix(bytes), as: UTF8.self)
 }

@@ -29,15 +29,19 @@ public enum JobMessage: Sendable, Equatable {
     // Worker → coordinator.
     /// The worker loaded the complete state of the header's step into its cache.
     case stateReceived
-    /// The worker applied the header's step; `stateHash` is its state's hash after it (0 when not computed);
-    /// `skippedFiles` counts the unreadable images its loader has skipped so far.
-    case stepApplied(stateHash: UInt64, hashed: Bool, seconds: Double, skippedFiles: UInt32)
+    /// The worker applied the header's step; `stateHash` is its state's hash after it (0 when not computed).
+    case stepApplied(stateHash: UInt64, hashed: Bool, seconds: Double)
     /// A rank's queue/memory entries of the header's step (`count` images), sent to the coordinator, which applies
     /// the same enqueue: `weak` flags in the body, the floats (instance targets, local-group targets, teacher memory,
     /// student memory, each row-major) in the data frame.
     case sliceEntries(SliceEntries)
     /// A ring operation of the header's generation/step failed; `peerRank` names the peer blamed, if any.
     case ringFailed(peerRank: Int32, reason: String)
+    /// The worker could not set up its side of the header's generation (bind, connect, handshake), and who is at
+    /// fault.
+    case ringSetupFailed(RingSetupFailure)
+    /// Images the worker's loader met for the first time and could not read (each file reported once per worker).
+    case unreadableFiles([UnreadableFile])
     /// The worker leaves the job cleanly (SIGTERM).
     case leave(reason: String)
     /// The answer to `onlineKNNRequest` for the header's step: accuracies, or why the evaluation failed.
@@ -58,6 +62,8 @@ public enum JobMessage: Sendable, Equatable {
         case .stepApplied: return .stepApplied
         case .sliceEntries: return .sliceEntries
         case .ringFailed: return .ringFailed
+        case .ringSetupFailed: return .ringSetupFailed
+        case .unreadableFiles: return .unreadableFiles
         case .leave: return .leave
         case .onlineKNNRequest: return .onlineKNNRequest
         case .onlineKNNResult: return .onlineKNNResult

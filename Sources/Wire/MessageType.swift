@@ -44,6 +44,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case refused = 44
     case onlineKNNRequest = 45
     case onlineKNNResult = 46
+    case ringSetupFailed = 47
+    case unreadableFiles = 48
 }
 
 /// Which part of a ring collective a segment belongs to (the header's `phase` field).

@@ -25,10 +25,16 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "TCP port of this worker's ring data endpoint.")
     var dataPort = 5601
 
-    @Option(help: "Host name or address ring peers use to reach this worker (default: 127.0.0.1 for a loopback coordinator, else this machine's host name).")
+    @Option(help: """
+        Address ring peers use to reach this worker; a host name is resolved here (default: the address of the \
+        interface that routes to the coordinator).
+        """)
     var dataHost: String?
 
-    @Option(help: "Address to bind the data port on instead of --data-host, e.g. 0.0.0.0.")
+    @Option(help: """
+        Address to bind the data port on, e.g. 10.0.0.7; a host name is resolved here (default: all interfaces, or \
+        127.0.0.1 when the coordinator is on this machine's loopback).
+        """)
     var dataBind: String?
 
     @Option(help: "File holding the job token (else $MUGS_TOKEN).")
@@ -49,6 +55,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Longest pause between attempts to reach a coordinator that is gone, seconds.")
     var maxBackoff = 5.0
 
+    @Option(help: """
+        Longest pause before joining again when evictions follow each other without a step applied (a ring that \
+        keeps failing to form with this worker), seconds; the pause starts at 1 s and doubles.
+        """)
+    var maxSetupBackoff = 60.0
+
     @Option(help: "GEMM engine: auto (chosen by the CPU's features: oneDNN where the CPU has AVX2/AVX-512, else OpenBLAS), onednn or openblas (default: $MUGS_GEMM, else auto).")
     var gemm = ProcessInfo.processInfo.environment["MUGS_GEMM"] ?? "auto"
 
@@ -60,8 +72,14 @@ struct WorkerCommand: ParsableCommand {
             throw ValidationError("--threads in 1...1024, --loader-threads in 1...64")
         }
         guard (1 ... 65535).contains(dataPort) else { throw ValidationError("--data-port in 1...65535") }
-        guard ringTimeout > 0, ringJoinTimeout > 0, maxBackoff > 0 else {
-            throw ValidationError("--ring-timeout, --ring-join-timeout and --max-backoff must be positive")
+        guard ringTimeout > 0, ringJoinTimeout > 0, maxBackoff > 0, maxSetupBackoff >= 1 else {
+            throw ValidationError("--ring-timeout, --ring-join-timeout and --max-backoff must be positive, "
+                                  + "--max-setup-backoff at least 1")
+        }
+        for (flag, value) in [("--data-host", dataHost), ("--data-bind", dataBind)] {
+            if let v = value, v.isEmpty || v.contains("://") || v.contains("/") {
+                throw ValidationError("\(flag) takes a host name or address, e.g. 10.0.0.7 (got '\(v)')")
+            }
         }
         guard JobLog.Format(rawValue: logFormat) != nil else { throw ValidationError("--log-format is text or json") }
         guard GemmEngine.Choice(rawValue: gemm) != nil else {
@@ -76,17 +94,15 @@ struct WorkerCommand: ParsableCommand {
         ProcessLifecycle.install()
         let format = JobLog.Format(rawValue: logFormat)!
         let hostName = ProcessInfo.processInfo.hostName
-        let loopback = coordinator.contains("127.0.0.1") || coordinator.contains("localhost") || coordinator.contains("[::1]")
-        let host = dataHost ?? (loopback ? "127.0.0.1" : hostName)
         let id = name ?? "\(hostName)-\(getpid())"
         let log = JobLog(format: format, component: "worker \(id)")
         do {
-            let hostPart = host.contains(":") ? "[\(host)]" : host
             var settings = WorkerSettings(
-                coordinator: coordinator, threads: threads, loaderThreads: loaderThreads,
-                dataEndpoint: "tcp://\(hostPart):\(dataPort)", dataBind: dataBind.map { "tcp://\($0):\(dataPort)" },
+                coordinator: coordinator, threads: threads, loaderThreads: loaderThreads, dataPort: dataPort,
+                dataHost: dataHost.map(Self.unbracketed), dataBind: dataBind.map(Self.unbracketed),
                 token: try JobToken.read(file: tokenFile), workerID: id, host: hostName, ringPeerTimeout: ringTimeout,
                 ringJoinTimeout: ringJoinTimeout, maxBackoff: maxBackoff, logFormat: format)
+            settings.maxSetupBackoff = maxSetupBackoff
             settings.ringSharedMemory = !noSharedMemory
             settings.gemm = GemmEngine.Choice(rawValue: gemm)!
             let service = try WorkerService(settings: settings, log: log)
@@ -98,5 +114,10 @@ struct WorkerCommand: ParsableCommand {
             log.log("fatal", "mugs-worker: \(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// `[::1]` → `::1` (an IPv6 address may be given in brackets, as in endpoints).
+    static func unbracketed(_ s: String) -> String {
+        s.hasPrefix("[") && s.hasSuffix("]") ? String(s.dropFirst().dropLast()) : s
     }
 }

@@ -1,7 +1,9 @@
+import CoordinatorCore
 import Foundation
 @testable import JobService
 import MugsModel
 import Testing
+import Transport
 import Wire
 
 extension JobTests {
@@ -105,6 +107,81 @@ extension JobTests {
             #expect(inbox.firstPending { WorkerService.supersedes($0, generation: 5) }
                     == "the coordinator started generation 6")
             #expect(inbox.next(timeout: 0) != nil && inbox.next(timeout: 0) != nil, "items stay queued")
+        }
+
+        /// The data port's defaults: a loopback (or ipc) coordinator keeps the port on loopback; an explicit remote
+        /// address binds all interfaces; a host name is resolved before use (a ZeroMQ bind cannot take one); names that
+        /// do not resolve are errors naming the option.
+        @Test func dataAddressDefaultsAndResolution() throws {
+            let local = try DataAddress.plan(coordinator: "tcp://127.0.0.1:5555", dataHost: nil, dataBind: nil,
+                                             port: 5601)
+            #expect(local.advertised == "tcp://127.0.0.1:5601" && local.bound == "tcp://127.0.0.1:5601")
+            #expect(local.source == "the address of the interface that routes to the coordinator 127.0.0.1")
+            let byName = try DataAddress.plan(coordinator: "tcp://localhost:5555", dataHost: nil, dataBind: nil,
+                                              port: 7)
+            #expect(["tcp://127.0.0.1:7", "tcp://[::1]:7"].contains(byName.advertised), "\(byName)")
+            #expect(byName.bound == byName.advertised)
+            let ipc = try DataAddress.plan(coordinator: "ipc:///tmp/c", dataHost: nil, dataBind: nil, port: 5601)
+            #expect(ipc.advertised == "tcp://127.0.0.1:5601" && ipc.bound == "tcp://127.0.0.1:5601")
+            let explicit = try DataAddress.plan(coordinator: "tcp://127.0.0.1:5555", dataHost: "10.1.2.3",
+                                                dataBind: nil, port: 5601)
+            #expect(explicit.advertised == "tcp://10.1.2.3:5601" && explicit.bound == "tcp://0.0.0.0:5601")
+            #expect(explicit.summary == "data port: peers connect to tcp://10.1.2.3:5601 (--data-host); bound on "
+                    + "tcp://0.0.0.0:5601 (all interfaces)")
+            let v6 = try DataAddress.plan(coordinator: "tcp://[::1]:5555", dataHost: "fd00::7", dataBind: nil, port: 9)
+            #expect(v6.advertised == "tcp://[fd00::7]:9" && v6.bound == "tcp://[::]:9")
+            let named = try DataAddress.plan(coordinator: "tcp://127.0.0.1:5555", dataHost: "localhost",
+                                             dataBind: "localhost", port: 5601)
+            #expect(named.source == "--data-host localhost" && named.bound == named.advertised, "\(named)")
+            #expect(named.warning == nil, "a loopback job may advertise loopback")
+            #expect(DataAddress.isLoopback("127.0.1.1") && !DataAddress.isLoopback("10.0.0.1"))
+            let interface = try DataAddress.plan(coordinator: "tcp://127.0.0.1:5555", dataHost: nil, dataBind: "lo",
+                                                 port: 5601)
+            #expect(interface.bound == "tcp://lo:5601", "an interface name is bound as it is")
+            do {
+                _ = try DataAddress.plan(coordinator: "tcp://127.0.0.1:5555", dataHost: "no-such-host.invalid",
+                                         dataBind: nil, port: 5601)
+                Issue.record("an unresolvable --data-host was accepted")
+            } catch {
+                #expect("\(error)".hasPrefix("--data-host no-such-host.invalid: cannot be resolved: "), "\(error)")
+            }
+            do {
+                _ = try DataAddress.plan(coordinator: "tcp://head.invalid:5555", dataHost: nil, dataBind: nil, port: 1)
+                Issue.record("an unresolvable coordinator was accepted")
+            } catch {
+                #expect("\(error)".hasPrefix("--coordinator head.invalid: cannot be resolved: "), "\(error)")
+            }
+            #expect(throws: JobError.self) {
+                try DataAddress.plan(coordinator: "tcp://nohostport", dataHost: nil, dataBind: nil, port: 1)
+            }
+        }
+
+        /// Which ring errors a worker reports as setup failures, with which kind (who is at fault), and which stay
+        /// ordinary ring failures.
+        @Test func ringErrorsMapToTypedSetupFailures() {
+            let cause = TransportError.zmq(call: "zmq_bind tcp://vm:5601", errno: 19, message: "No such device")
+            let bind = RingError.bindFailed(endpoint: "tcp://vm:5601", cause: cause)
+            #expect(WorkerService.setupFailure(bind) == RingSetupFailure(
+                kind: .cannotBind, endpoint: "tcp://vm:5601",
+                detail: "cannot bind the ring data endpoint tcp://vm:5601: No such device (errno 19)"))
+            let unreachable = RingError.cannotConnect(rank: 2, endpoint: "tcp://192.0.2.1:5601", seconds: 4,
+                                                      detail: "connect: No route to host")
+            #expect(WorkerService.setupFailure(unreachable) == RingSetupFailure(
+                kind: .peerUnreachable, peerRank: 2, endpoint: "tcp://192.0.2.1:5601",
+                detail: "no TCP connection within 4.0 s; connect: No route to host"))
+            let silent = RingError.joinTimedOut(waitingFor: [0], endpoints: ["tcp://a:1"], seconds: 4)
+            #expect(WorkerService.setupFailure(RingError.ringUnusable(silent))?.kind == .peerSilent)
+            #expect(WorkerService.setupFailure(silent)?.peerRank == 0)
+            let failed = RingError.peerFailed(rank: 1, endpoint: "tcp://a:1", cause: .disconnected)
+            #expect(WorkerService.setupFailure(failed) == nil)
+            #expect(WorkerService.setupFailure(RingError.interrupted("generation 3")) == nil)
+            // And what the coordinator's machine makes of each kind.
+            #expect(CoordinatorService.fault(WorkerService.setupFailure(bind)!) == .reporter(
+                "cannot bind the ring data endpoint tcp://vm:5601: No such device (errno 19)"))
+            #expect(CoordinatorService.fault(WorkerService.setupFailure(unreachable)!)
+                    == .unreachablePeer(rank: 2, "no TCP connection within 4.0 s; connect: No route to host"))
+            #expect(CoordinatorService.fault(RingSetupFailure(kind: .peerUnreachable, endpoint: "", detail: "x"))
+                    == .silentPeer(rank: nil, "x"), "an unreachable peer without a rank blames nobody")
         }
 
         @Test func tokensAndJobIdentity() throws {

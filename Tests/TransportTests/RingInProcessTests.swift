@@ -190,7 +190,7 @@ import Wire
     /// (here on the third question), long before the 30 s join timeout, with the owner's reason.
     @Test func interruptionEndsAWaitLongBeforeTheJoinTimeout() throws {
         var asked = 0
-        let (_, _, error, seconds) = try Self.allReduceAlone(joinTimeout: 30) { ring in
+        let (_, _, error, seconds) = try Self.allReduceAlone(joinTimeout: 30, options: { _ in }) { ring in
             ring.interruption = {
                 asked += 1
                 return asked >= 3 ? "generation 2 has started" : nil

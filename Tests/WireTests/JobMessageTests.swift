@@ -24,12 +24,24 @@ import Testing
             chunkFloats: 1 << 18)))),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 1, message: .job(.stateReceived)),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 1, message: .job(.stepApplied(
-            stateHash: 0xFEED_F00D, hashed: true, seconds: 0.25, skippedFiles: 3))),
+            stateHash: 0xFEED_F00D, hashed: true, seconds: 0.25))),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 2, message: .job(.sliceEntries(SliceEntries(
             count: 2, instanceDim: 1, localGroupDim: 1, memoryDim: 1, weak: [1, 0],
             floatBytes: [UInt8](repeating: 0x3F, count: 4 * 12))))),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 2, message: .job(.ringFailed(peerRank: -1, reason: "x"))),
         Envelope(jobID: 7, generation: 4, step: 12, sender: 2, message: .job(.leave(reason: "SIGTERM"))),
+        Envelope(jobID: 7, generation: 4, step: 12, sender: 1, message: .job(.ringSetupFailed(RingSetupFailure(
+            kind: .cannotBind, endpoint: "tcp://vm:5600",
+            detail: "zmq_bind tcp://vm:5600 failed: No such device (errno 19)")))),
+        Envelope(jobID: 7, generation: 4, step: 12, sender: 0, message: .job(.ringSetupFailed(RingSetupFailure(
+            kind: .peerUnreachable, peerRank: 2, endpoint: "tcp://[fe80::1]:5601",
+            detail: "connect: No route to host")))),
+        Envelope(jobID: 7, generation: 4, step: 12, sender: 3, message: .job(.ringSetupFailed(RingSetupFailure(
+            kind: .peerSilent, peerRank: 0, endpoint: "", detail: "")))),
+        Envelope(jobID: 7, generation: 4, step: 12, sender: 3, message: .job(.unreadableFiles([
+            UnreadableFile(path: "/data/train/Dog/zero.jpg", reason: "empty file"),
+            UnreadableFile(path: "/data/train/Dög/x.png", reason: "libpng: IDAT: CRC error")]))),
+        Envelope(jobID: 7, generation: 4, step: 12, sender: 3, message: .job(.unreadableFiles([]))),
         Envelope(jobID: 7, generation: 4, step: 400, message: .job(.onlineKNNRequest(OnlineKNNRequest(
             trainSpec: "fashion-mnist:train", valSpec: "/data/imagenet/val", trainCount: 5000, valCount: 1000, k: 20,
             temperature: 0.07)))),
@@ -79,6 +91,42 @@ import Testing
         var t = result.encodedFrames()
         t[1][8 + 8 + 4 + 4 + 4 + 8] = 1
         #expect(throws: WireError.self) { try Envelope.decode(frames: t) }
+        // A ring setup failure of an unknown kind, or naming a rank no ring has.
+        let setup = Envelope(jobID: 1, generation: 1, message: .job(.ringSetupFailed(RingSetupFailure(
+            kind: .peerSilent, peerRank: 1, endpoint: "tcp://a:1", detail: "d"))))
+        var u = setup.encodedFrames()
+        u[1][0] = 9
+        let unknownKind = WireError.invalidValue(field: "ringSetupFailed.kind", detail: "9 is not a known kind (1...4)")
+        #expect(throws: unknownKind) { try Envelope.decode(frames: u) }
+        var v = setup.encodedFrames()
+        v[1].replaceSubrange(1 ..< 5, with: [0xFE, 0xFF, 0xFF, 0xFF])  // -2
+        #expect(throws: WireError.invalidValue(field: "ringSetupFailed.peerRank", detail: "rank -2")) {
+            try Envelope.decode(frames: v)
+        }
+        // More unreadable files than a message may hold.
+        var files = Envelope(jobID: 1, generation: 1, message: .job(.unreadableFiles([]))).encodedFrames()
+        files[1] = [0x01, 0x01, 0, 0]  // 257
+        #expect(throws: WireError.self) { try Envelope.decode(frames: files) }
+    }
+
+    /// Texts too long for the decoder's string limit are cut by the encoder, so a long path or reason never makes a
+    /// message undecodable.
+    @Test func longSetupDetailsAndPathsAreCutToFit() throws {
+        let long = String(repeating: "é", count: 5000)  // 10 000 UTF-8 bytes
+        let e = Envelope(jobID: 1, generation: 1, message: .job(.ringSetupFailed(RingSetupFailure(
+            kind: .cannotBind, endpoint: long, detail: long))))
+        guard case let .job(.ringSetupFailed(f)) = try Envelope.decode(frames: e.encodedFrames()).message else {
+            Issue.record("not a ring setup failure")
+            return
+        }
+        #expect(f.detail.utf8.count <= RingSetupFailure.maxText + 2 && f.detail.hasPrefix("éé"))
+        let g = Envelope(jobID: 1, generation: 1,
+                         message: .job(.unreadableFiles([UnreadableFile(path: long, reason: long)])))
+        guard case let .job(.unreadableFiles(list)) = try Envelope.decode(frames: g.encodedFrames()).message else {
+            Issue.record("not unreadable files")
+            return
+        }
+        #expect(list.count == 1 && list[0].path.utf8.count <= 4002 && list[0].reason.utf8.count <= 1002)
     }
 
     @Test func mutatedJobMessagesDecodeOrThrow() {
