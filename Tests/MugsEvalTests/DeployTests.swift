@@ -75,8 +75,10 @@ import Testing
         #expect(problems.isEmpty, "systemd-analyze verify: \(r.output)")
     }
 
-    /// deploy/test/netns_multihost.sh: coordinator and three workers in their own network namespaces; one worker's
-    /// link is cut mid-run (the job continues) and restored (it rejoins). Skipped where namespaces are refused.
+    /// deploy/test/netns_multihost.sh: coordinator and workers in their own network namespaces, the workers started
+    /// with the README's command (no data address given); a worker advertising an unreachable address is evicted
+    /// with its reason while the job goes on; one worker's link is cut mid-run (the job continues) and restored (it
+    /// rejoins). Skipped where namespaces are refused.
     @Test(.enabled(if: DeployTests.namespacesAvailable,
                    "network namespaces are not available here (needs root and a kernel that allows them)"),
           .timeLimit(.minutes(10)))
