@@ -11,25 +11,39 @@ public protocol ControlBackend: Sendable {
     func metrics() -> String
     /// Accepts or refuses an action; the message is shown to the caller.
     func perform(_ action: ControlAction) -> (accepted: Bool, message: String)
+    /// The run's history as served at `GET /history` (`RunHistory.servedJSON`, docs/OPERATIONS.md).
+    func historyJSON() -> String
+    /// What `GET /attention` serves: the attention maps of the latest checkpoint, or why there are none yet. Asking
+    /// may start rendering them (off the training thread).
+    func attentionIndex() -> String
+    /// One attention PNG (`GET /attention/<step>/<image>/<map>.png`), nil if not rendered.
+    func attentionImage(step: Int, image: Int, map: String) -> [UInt8]?
 }
 
-/// Routes control-port requests: `GET /status`, `GET /metrics`, `POST /checkpoint|/pause|/resume|/stop`
-/// (with `Authorization: Bearer <token>`). Everything else gets a 4xx with a message.
+/// Routes control-port requests: the read-only `GET /` (the dashboard) and its assets, `/status`, `/metrics`,
+/// `/history`, `/attention[/…]`; and `POST /checkpoint|/pause|/resume|/stop` (with `Authorization: Bearer <token>`).
+/// Everything else gets a 4xx with a message.
 public struct ControlRouter: Sendable {
     public let backend: ControlBackend
+    /// Where the dashboard's charting library is read from (`DashboardAssets`).
+    public let assets: DashboardAssets
     private let token: [UInt8]
 
-    public init(backend: ControlBackend, token: String) {
+    public init(backend: ControlBackend, token: String, assets: DashboardAssets = .system) {
         precondition(!token.isEmpty, "the job token must not be empty")
         self.backend = backend
+        self.assets = assets
         self.token = Array(token.utf8)
     }
 
+    /// Paths that only read, each answering GET and HEAD.
+    static let readOnlyPaths: Set = ["/", "/status", "/metrics", "/history", "/attention", "/dashboard.js",
+                                     "/dashboard.css", "/assets/dygraph.js", "/assets/dygraph.css"]
+
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let readOnly = ["/": "GET, HEAD", "/status": "GET, HEAD", "/metrics": "GET, HEAD"]
-        if let allowed = readOnly[request.path] {
+        if Self.readOnlyPaths.contains(request.path) || request.path.hasPrefix("/attention/") {
             guard request.method == "GET" || request.method == "HEAD" else {
-                return .error(405, "\(request.path) accepts GET", extraHeaders: [("Allow", allowed)])
+                return .error(405, "\(request.path) accepts GET", extraHeaders: [("Allow", "GET, HEAD")])
             }
             var response: HTTPResponse
             switch request.path {
@@ -39,16 +53,7 @@ public struct ControlRouter: Sendable {
                 response = HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
                                         text: backend.metrics())
             default:
-                response = HTTPResponse(status: 200, text: """
-                    mugs control port
-                    GET  /status      job status (JSON)
-                    GET  /metrics     Prometheus metrics
-                    POST /checkpoint  write a checkpoint now        (Authorization: Bearer <token>)
-                    POST /pause       pause after the current step  (Authorization: Bearer <token>)
-                    POST /resume      resume a paused job           (Authorization: Bearer <token>)
-                    POST /stop        checkpoint and stop the job   (Authorization: Bearer <token>)
-
-                    """)
+                response = dashboard(request)
             }
             if request.method == "HEAD" { response.body = [] }
             return response

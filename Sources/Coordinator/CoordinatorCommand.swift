@@ -10,9 +10,9 @@ struct CoordinatorCommand: ParsableCommand {
         commandName: "mugs-coordinator",
         abstract: "Run a Mugs pretraining job: membership, step plans, the authoritative state, checkpoints.",
         discussion: """
-        Workers (mugs-worker) connect to --listen; the control port (--control) serves GET /status, GET /metrics and \
-        POST /checkpoint|/pause|/resume|/stop (with the job token). With a checkpoint in --checkpoint-dir the job \
-        resumes from it. SIGTERM writes a checkpoint and exits; running workers wait and rejoin a restarted coordinator.
+        Workers (mugs-worker) connect to --listen; the control port (--control) serves the dashboard (GET /), GET \
+        /status, /metrics, /history and POST /checkpoint|/pause|/resume|/stop (with the job token). With a \
+        checkpoint in --checkpoint-dir the job resumes from it. SIGTERM writes a checkpoint and exits; running workers wait and rejoin a restarted coordinator.
         """)
 
     @Option(help: "Dataset: fashion-mnist:train, fashion-mnist:test, or an ImageFolder root.")
@@ -107,6 +107,12 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Online kNN: neighbours per query (T = 0.07).")
     var onlineKnnK = 20
 
+    @Option(help: """
+        Dataset spec of the images whose attention maps the dashboard (GET /) shows for the latest checkpoint (4, \
+        evenly spaced; default: --online-knn-val, else fashion-mnist:test for fashion-mnist:train, else --data).
+        """)
+    var dashboardImages: String?
+
     func validate() throws {
         guard (config == nil) || (preset == nil) else { throw ValidationError("give --config or --preset, not both") }
         if let preset, MugsConfig.preset(named: preset) == nil {
@@ -170,7 +176,7 @@ struct CoordinatorCommand: ParsableCommand {
                 checkpointEveryMinutes: checkpointMinutes, keepCheckpoints: keepCheckpoints,
                 heartbeatInterval: heartbeatInterval, heartbeatTimeout: heartbeatTimeout, hashEvery: hashEvery,
                 logInterval: logInterval, logSamples: logSamples, logFormat: JobLog.Format(rawValue: logFormat)!,
-                onlineKNN: try onlineKNNSettings())
+                onlineKNN: try onlineKNNSettings(), dashboardImages: dashboardImages)
             settings.stepTimeout = stepTimeout
             let service = try CoordinatorService(settings: settings, log: log)
             let code = service.run()

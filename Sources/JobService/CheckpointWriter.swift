@@ -1,10 +1,12 @@
+import CoordinatorCore
 import Foundation
 import MugsModel
 
 /// Writes checkpoints on a background thread so training does not stall: `request` copies the live state into a
 /// snapshot (a memory copy, on the caller's thread) and returns; the thread writes the snapshot with
 /// `Checkpoint.save` (atomic directory, keep the last K, `latest` link). One write at a time: a request while a
-/// write is running is refused (the caller tries again at a later step).
+/// write is running is refused (the caller tries again at a later step). The run's history, taken with the snapshot,
+/// is encoded on that thread too and stored as one more state.json field, so it is in the same atomic rename.
 public final class CheckpointWriter: @unchecked Sendable {
     public struct Result: Sendable {
         public var step: Int
@@ -18,7 +20,7 @@ public final class CheckpointWriter: @unchecked Sendable {
     public let keep: Int
     private let snapshot: StateSections
     private let cond = NSCondition()
-    private var pending: (extra: [String: String], reason: String)?
+    private var pending: (extra: [String: String], reason: String, history: (key: String, value: RunHistory)?)?
     private var busy = false
     private var stopping = false
     private var finished: [Result] = []
@@ -34,13 +36,15 @@ public final class CheckpointWriter: @unchecked Sendable {
         t.start()
     }
 
-    /// Snapshots `live` and starts writing it. Returns false if a write is still running.
-    public func request(_ live: StateSections, extra: [String: String], reason: String) -> Bool {
+    /// Snapshots `live` and starts writing it, with `history` (a value taken now) under its key in state.json.
+    /// Returns false if a write is still running.
+    public func request(_ live: StateSections, extra: [String: String], reason: String,
+                        history: (key: String, value: RunHistory)? = nil) -> Bool {
         cond.lock(); defer { cond.unlock() }
         guard !busy, !stopping else { return false }
         snapshot.copy(from: live)
         busy = true
-        pending = (extra, reason)
+        pending = (extra, reason, history)
         cond.broadcast()
         return true
     }
@@ -81,7 +85,9 @@ public final class CheckpointWriter: @unchecked Sendable {
             cond.unlock()
             let t0 = ProcessLifecycle.now()
             var r = Result(step: snapshot.state.step, path: nil, error: nil, seconds: 0, unixTime: 0)
-            do { r.path = try Checkpoint.save(snapshot.state, root: root, keep: keep, extra: job.extra) } catch {
+            var extra = job.extra
+            if let h = job.history { extra[h.key] = h.value.storedJSON() }
+            do { r.path = try Checkpoint.save(snapshot.state, root: root, keep: keep, extra: extra) } catch {
                 r.error = "\(error)"
             }
             r.seconds = ProcessLifecycle.now() - t0

@@ -8,6 +8,7 @@ import Wire
 /// state with the same code the workers run), evictions, checkpoints.
 extension CoordinatorService {
     func handle(_ actions: [CoordinatorAction]) {
+        recordGenerationChanges(actions)
         for a in actions {
             switch a {
             case let .startGeneration(g, ring, firstStep):
@@ -94,6 +95,7 @@ extension CoordinatorService {
         let hashNow = settings.hashEvery > 0 && state.step % settings.hashEvery == 0
         let hash = hashNow ? state.stateHash() : 0
         let now = ProcessLifecycle.now()
+        let stepImagesPerSecond = lastCommitTime.map { Double(config.batch_size) / max(1e-9, now - $0) } ?? .nan
         if let t = lastCommitTime {
             let dt = now - t
             secondsPerStep = secondsPerStep.map { 0.8 * $0 + 0.2 * dt } ?? dt
@@ -102,6 +104,7 @@ extension CoordinatorService {
         lastLosses = StatusReport.Losses(instance: losses.instance, localGroup: losses.localGroup, group: losses.group,
                                          total: losses.total)
         lastApplied = applied
+        recordCommittedStep(losses, applied, imagesPerSecond: stepImagesPerSecond)
         let samples = plannedSamples.removeValue(forKey: step) ?? []
         for (_, id) in ringMembers.enumerated() {
             send(.commit(Commit(stateHash: hash)), to: id, generation: g, step: step)
@@ -164,7 +167,8 @@ extension CoordinatorService {
         let extra = ["generation": String(machine.generation), "job_id": jobName,
                      "dataset": settings.dataSpec, "dataset_fingerprint": dataset.fingerprint,
                      "cursor": String((state.step % plan.stepsPerEpoch) * config.batch_size)]
-        guard writer.request(sections, extra: extra, reason: reason) else {
+        guard writer.request(sections, extra: extra, reason: reason,
+                             history: (key: Self.historyKey, value: history)) else {
             log.log("checkpoint", "checkpoint at step \(state.step) skipped: the previous one is still being written")
             return
         }
@@ -187,6 +191,7 @@ extension CoordinatorService {
         for r in writer.drainResults() {
             if let p = r.path {
                 lastCheckpoint = StatusReport.Checkpoint(path: p, step: r.step, unixTime: r.unixTime)
+                recordCheckpoint(step: r.step, path: p, unixTime: r.unixTime)
                 log.log("checkpoint", String(format: "checkpoint written: %@ (step %d, %.2f s)", p, r.step, r.seconds),
                         [("step", .int(r.step)), ("path", .string(p))])
             } else {

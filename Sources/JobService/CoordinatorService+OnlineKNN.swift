@@ -88,6 +88,7 @@ extension CoordinatorService {
                                                 trainCount: Int(r.trainCount), valCount: Int(r.valCount),
                                                 seconds: r.seconds, worker: p.name)
             onlineKNNLast = result
+            recordOnlineKNN(step: step, top1: r.top1, top5: r.top5)
             log.log("online_knn", Self.describe(result),
                     [("step", .int(step)), ("top1", .double(r.top1)), ("top5", .double(r.top5)), ("k", .int(Int(r.k))),
                      ("train_count", .int(Int(r.trainCount))), ("val_count", .int(Int(r.valCount))),

@@ -91,5 +91,6 @@ extension CoordinatorService {
                  workers.map { ([("host", $0.host), ("rank", String($0.rank)), ("engine", $0.gemm)],
                                 $0.gemmGflopPerSecond) })
         control.publish(report, metrics: m.text, finished: machine.phase == .finished || final)
+        publishHistoryIfChanged()
     }
 }

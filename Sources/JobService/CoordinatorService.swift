@@ -92,6 +92,11 @@ public final class CoordinatorService {
     var onlineKNNLast: StatusReport.OnlineKnn?
     var exitCode: Int32 = 0
     let startTime = ProcessLifecycle.now()
+    /// The run's history (`CoordinatorService+History`) and whether the control port has its latest value.
+    var history: RunHistory
+    var historyChanged = true
+    /// The dashboard's attention maps, rendered on their own thread.
+    let gallery: AttentionGallery
 
     public init(settings s: CoordinatorSettings, log: JobLog) throws {
         settings = s
@@ -154,6 +159,12 @@ public final class CoordinatorService {
                 guard d.count > 0 else { throw JobError("\(flag) \(spec)", "holds no images") }
             }
         }
+        if let spec = s.dashboardImages, spec != s.dataSpec {
+            do { guard try DatasetSpec.open(spec).count > 0 else { throw JobError(spec, "holds no images") } } catch {
+                throw JobError("--dashboard-images \(spec)", "cannot be opened: \(error)",
+                               hint: "a dataset spec as --data takes: fashion-mnist:train|test, an ImageFolder")
+            }
+        }
         let lastGeneration = Int(resumed?.extra["generation"] ?? "") ?? 0
         // Every rank needs at least one image of the global batch.
         let maxWorkers = min(s.maxWorkers, c.batch_size)
@@ -172,6 +183,11 @@ public final class CoordinatorService {
         if let r = resumed {
             lastCheckpoint = StatusReport.Checkpoint(path: r.path, step: r.step, unixTime: Date().timeIntervalSince1970)
         }
+        history = Self.restoredHistory(resumed, log: log)
+        let imagesSpec = s.dashboardImages ?? s.onlineKNN?.valSpec
+            ?? (s.dataSpec == "fashion-mnist:train" ? "fashion-mnist:test" : s.dataSpec)
+        gallery = AttentionGallery(spec: imagesSpec) { [log] in log.log("dashboard", $0) }
+        if let r = resumed { gallery.checkpointWritten(step: r.step, path: r.path) }
         let layout = try JobState.fusedLayout(config: c).layout
         assemblies = (0 ..< 3).map { _ in StepAssembly(layout: layout, config: c) }
         writer = CheckpointWriter(root: s.checkpointDir, keep: s.keepCheckpoints,
@@ -189,7 +205,7 @@ public final class CoordinatorService {
         do { try router.bind(s.listen) } catch {
             throw JobError("--listen \(s.listen)", "cannot bind: \(error)", hint: "is another coordinator running?")
         }
-        control = CoordinatorControl()
+        control = CoordinatorControl(gallery: gallery)
         do {
             let ctl = control
             let routerForControl = ControlRouter(backend: ctl, token: s.token)
@@ -200,7 +216,7 @@ public final class CoordinatorService {
         let how = resumed.map { "resumed from \($0.path) at step \($0.step)" } ?? "new job at step 0"
         log.log("start", "\(jobName): \(how); dataset \(s.dataSpec) (\(dataset.count) images, \(plan.stepsPerEpoch) "
                 + "steps/epoch of \(c.batch_size)), \(totalSteps) steps; workers join at \(s.listen); control at "
-                + "http://\(s.controlHost):\(server.port)",
+                + "http://\(s.controlHost):\(server.port) (dashboard: GET /)",
                 [("job", .string(jobName)), ("step", .int(state.step)), ("total_steps", .int(totalSteps)),
                  ("control_port", .int(server.port)), ("resumed", .bool(resumed != nil))])
         log.log("gemm", "cpu \(GemmEngine.cpu.summary); the coordinator's update runs no matrix products: each worker "
@@ -249,6 +265,7 @@ public final class CoordinatorService {
         log.log("exit", "\(jobName) exits at step \(state.step): \(finishedReason ?? "")",
                 [("step", .int(state.step))])
         writer.stop()
+        gallery.stop()
         server.stop()
         try? router.set(.linger(milliseconds: 2000)) // deliver the last messages (finished) before closing
         router.close()

@@ -32,12 +32,16 @@ public struct CoordinatorSettings: Sendable {
     public var onlineKNN: OnlineKNNSettings?
     /// The floor of the bound on one step, seconds (`CoordinatorMachine.Settings.stepTimeoutFloor`).
     public var stepTimeout: Double = 300
+    /// The dataset whose evenly spaced images the dashboard shows attention maps of (nil: the online kNN queries,
+    /// else fashion-mnist:test for fashion-mnist:train, else the training data).
+    public var dashboardImages: String?
 
     public init(dataSpec: String, config: MugsConfig?, checkpointDir: String, listen: String, controlHost: String,
                 controlPort: Int, minWorkers: Int, maxWorkers: Int, token: String, totalSteps: Int?,
                 checkpointEverySteps: Int, checkpointEveryMinutes: Double, keepCheckpoints: Int,
                 heartbeatInterval: Double, heartbeatTimeout: Double, hashEvery: Int, logInterval: Double,
-                logSamples: Bool, logFormat: JobLog.Format, onlineKNN: OnlineKNNSettings? = nil) {
+                logSamples: Bool, logFormat: JobLog.Format, onlineKNN: OnlineKNNSettings? = nil,
+                dashboardImages: String? = nil) {
         self.dataSpec = dataSpec; self.config = config; self.checkpointDir = checkpointDir; self.listen = listen
         self.controlHost = controlHost; self.controlPort = controlPort; self.minWorkers = minWorkers
         self.maxWorkers = maxWorkers; self.token = token; self.totalSteps = totalSteps
@@ -45,6 +49,7 @@ public struct CoordinatorSettings: Sendable {
         self.keepCheckpoints = keepCheckpoints; self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout; self.hashEvery = hashEvery; self.logInterval = logInterval
         self.logSamples = logSamples; self.logFormat = logFormat; self.onlineKNN = onlineKNN
+        self.dashboardImages = dashboardImages
     }
 }
 

@@ -23,6 +23,12 @@ final class RecordingBackend: ControlBackend, @unchecked Sendable {
         actions.append(action)
         return action == .resume ? (false, "the job is not paused") : (true, "\(action.rawValue) requested")
     }
+    func historyJSON() -> String { "{\"schema_version\":1}" }
+    func attentionIndex() -> String { "{\"state\":\"ready\",\"step\":40}" }
+    /// Step 40, image 1, map mean is rendered.
+    func attentionImage(step: Int, image: Int, map: String) -> [UInt8]? {
+        step == 40 && image == 1 && map == "mean" ? [0x89, 0x50, 0x4E, 0x47] : nil
+    }
 }
 
 extension StatusReport {
