@@ -106,6 +106,7 @@ for i in 0 1; do
         --data-port $((DATA_PORT + i)) --token-file "$RUN/token" --name "worker$i" > "$RUN/worker$i.log" 2>&1 &
     PIDS+=("$!")
 done
+echo "  dashboard: http://127.0.0.1:$CONTROL_PORT/ (curves, workers and attention maps, live; works offline)"
 started=$SECONDS
 echo "  watch it: $BIN/mugs status --control http://127.0.0.1:$CONTROL_PORT"
 while kill -0 "$COORD" 2>/dev/null; do
