@@ -12,7 +12,8 @@ struct CoordinatorCommand: ParsableCommand {
         discussion: """
         Workers (mugs-worker) connect to --listen; the control port (--control) serves the dashboard (GET /), GET \
         /status, /metrics, /history and POST /checkpoint|/pause|/resume|/stop (with the job token). With a \
-        checkpoint in --checkpoint-dir the job resumes from it. SIGTERM writes a checkpoint and exits; running workers wait and rejoin a restarted coordinator.
+        checkpoint in --checkpoint-dir the job resumes from it. SIGTERM writes a checkpoint and exits; running workers \
+        wait and rejoin a restarted coordinator.
         """)
 
     @Option(help: "Dataset: fashion-mnist:train, fashion-mnist:test, or an ImageFolder root.")
