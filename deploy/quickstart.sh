@@ -6,7 +6,7 @@
 # 1. installs the Debian packages that are missing (deploy/apt-packages.txt, incl. dataset-fashion-mnist);
 # 2. builds mugs in release mode (needs a Swift 6 toolchain: https://www.swift.org/install/linux/);
 # 3. starts a coordinator and two workers on this machine and trains a small ViT (deploy/quickstart.yaml) on
-#    fashion-mnist:train for one epoch — about 11 minutes on 2 cores — showing progress;
+#    fashion-mnist:train for one epoch — about 10 minutes on 2 cores — showing progress;
 # 4. runs the kNN evaluation (DINO/Mugs protocol) on fashion-mnist:test with the trained teacher, the same network at
 #    its random initialisation, and raw pixels, and prints the three side by side;
 # 5. exports the teacher backbone for timm and prints where everything is.
