@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import CImage
+import MugsModel
 @testable import MugsData
 
 /// Fixed-seed fuzzing of the image decoders (JPEG through libjpeg-turbo, PNG through libpng) and of the IDX reader,
@@ -8,18 +9,8 @@ import CImage
 /// extended, or noise behind the right magic — decodes to a sane image or throws a `DataError` naming its source;
 /// nothing traps, hangs or allocates without bound. Bounded and seeded, so it runs in CI on every change.
 @Suite struct DecoderFuzzTests {
-    /// A small deterministic generator (splitmix64) for the mutations.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    }
+    /// The mutations' generator: the project's own `SampleRNG` (xoshiro256**), keyed by a fixed seed.
+    typealias Rng = SampleRNG
 
     /// One mutation of `seed` (the strategies of `WireFuzzTests`).
     static func mutate(_ seed: [UInt8], magic: [UInt8], case n: Int, _ rng: inout Rng) -> [UInt8] {
@@ -44,7 +35,7 @@ import CImage
     /// Decodes `cases` mutations of `seed`; returns (accepted, rejected). An accepted image must have a size within the
     /// decoder's bound and the right pixel count; a rejection must be the typed error naming the source.
     static func fuzz(_ seed: [UInt8], magic: [UInt8], cases: Int, rngSeed: UInt64) -> (Int, Int) {
-        var rng = Rng(state: rngSeed)
+        var rng = Rng(key: [rngSeed])
         let image = RGBImage()
         var accepted = 0, rejected = 0
         for n in 0 ..< cases {
@@ -92,7 +83,7 @@ import CImage
         let dir = TempDir()
         var valid: [UInt8] = [0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]
         valid += (0 ..< 24).map { UInt8($0 * 10) }
-        var rng = Rng(state: 0x5EED_0003)
+        var rng = Rng(key: [0x5EED_0003])
         var accepted = 0, rejected = 0
         let cases = 1500
         for n in 0 ..< cases {
@@ -114,4 +105,9 @@ import CImage
         print("IDX fuzz: \(accepted) accepted, \(rejected) rejected")
         #expect(accepted > 50 && rejected > 500, "accepted \(accepted), rejected \(rejected)")
     }
+}
+
+extension SampleRNG {
+    /// Uniform in 0..<n (0 when n ≤ 1): the mutations' index draws.
+    mutating func below(_ n: Int) -> Int { n > 1 ? int(below: n) : 0 }
 }
