@@ -115,7 +115,7 @@ public enum Checkpoint {
     /// declares it only under _GNU_SOURCE): swaps two paths atomically.
     private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32)
         -> Int32
-    nonisolated(unsafe) private static let renameat2: RenameAt2? =
+    private static let renameat2: RenameAt2? =
         dlsym(UnsafeMutableRawPointer(bitPattern: 0), "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
 
     /// Replaces the directory `path` by the complete directory `staged`, which then holds the old one. Atomic where
