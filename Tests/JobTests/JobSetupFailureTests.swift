@@ -30,19 +30,20 @@ extension JobTests {
             return e[(i + 1)...].filter { $0["event"] as? String == "step" }.count
         }
 
-        /// The first failure: a data port that cannot be bound (here an address no interface has). The
+        /// The first failure: a data port that cannot be bound (here an address no interface has: 203.0.113.1, TEST-NET-3;
+        /// this VM itself sits on TEST-NET-1, 192.0.2.0/24). The
         /// worker reports it, the coordinator evicts it with the reason and the others continue at once.
         @Test(.timeLimit(.minutes(3))) func aWorkerThatCannotBindItsDataPortIsEvictedAndTheJobContinues() throws {
             let h = try JobHarness()
             defer { h.stop() }
             let c = try twoWorkersTraining(h)
-            let bad = try h.worker("w2", ["--data-bind", "192.0.2.1"])
+            let bad = try h.worker("w2", ["--data-bind", "203.0.113.1"])
             let joined = Date()
             try c.waitFor("w2 evicted for its bind", timeout: 30) { _ in !evictions(c, of: "w2").isEmpty }
             let evictedAfter = Date().timeIntervalSince(joined)
             let reason = evictions(c, of: "w2")[0]
             #expect(reason.hasPrefix("w2 evicted: ring setup failed: cannot bind the ring data endpoint "
-                                     + "tcp://192.0.2.1:"), "\(reason)")
+                                     + "tcp://203.0.113.1:"), "\(reason)")
             #expect(reason.contains("Cannot assign requested address (errno 99)"), "\(reason)")
             try c.waitFor("3 steps after the eviction", timeout: 30) { e in
                 stepsAfter(c, e) { $0["event"] as? String == "evict" } >= 3
@@ -61,7 +62,7 @@ extension JobTests {
             }
             #expect(bad.events("ring_setup").first?["kind"] as? String == "cannotBind", "\(bad.log)")
             let data = bad.events("data").first?["message"] as? String ?? ""
-            #expect(data.contains("bound on tcp://192.0.2.1:"), "\(data)")
+            #expect(data.contains("bound on tcp://203.0.113.1:"), "\(data)")
             #expect(try h.control("stop") == 202)
             #expect(c.waitForExit(timeout: 60) == 0, "\(c.log)")
         }
@@ -73,12 +74,12 @@ extension JobTests {
             let h = try JobHarness()
             defer { h.stop() }
             let c = try twoWorkersTraining(h)
-            let bad = try h.worker("w2", ["--data-host", "192.0.2.1"])
+            let bad = try h.worker("w2", ["--data-host", "203.0.113.1"])
             let joined = Date()
             try c.waitFor("w2 evicted as unreachable", timeout: 60) { _ in !evictions(c, of: "w2").isEmpty }
             let evictedAfter = Date().timeIntervalSince(joined)
             let reason = evictions(c, of: "w2")[0]
-            #expect(reason.hasPrefix("w2 evicted: its data endpoint tcp://192.0.2.1:"), "\(reason)")
+            #expect(reason.hasPrefix("w2 evicted: its data endpoint tcp://203.0.113.1:"), "\(reason)")
             // Its predecessor in the ring (w0 or w1, by join order) is the one that cannot reach it.
             #expect(reason.contains("cannot be reached from w0 (no TCP connection within")
                     || reason.contains("cannot be reached from w1 (no TCP connection within"), "\(reason)")
@@ -99,7 +100,7 @@ extension JobTests {
             #expect(!c.events("evict").contains { ($0["message"] as? String)?.hasPrefix("w0") == true
                 || ($0["message"] as? String)?.hasPrefix("w1") == true }, "only w2 is evicted:\n\(c.log)")
             let data = bad.events("data").first?["message"] as? String ?? ""
-            #expect(data.hasPrefix("data port: peers connect to tcp://192.0.2.1:") && data.contains("(--data-host)")
+            #expect(data.hasPrefix("data port: peers connect to tcp://203.0.113.1:") && data.contains("(--data-host)")
                     && data.contains("tcp://0.0.0.0:"), "\(data)")
             bad.kill()
             #expect(try h.control("stop") == 202)
