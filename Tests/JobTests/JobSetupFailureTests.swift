@@ -30,9 +30,9 @@ extension JobTests {
             return e[(i + 1)...].filter { $0["event"] as? String == "step" }.count
         }
 
-        /// The first failure: a data port that cannot be bound (here an address no interface has: 203.0.113.1, TEST-NET-3;
-        /// this VM itself sits on TEST-NET-1, 192.0.2.0/24). The
-        /// worker reports it, the coordinator evicts it with the reason and the others continue at once.
+        /// The first failure: a data port that cannot be bound (here an address no interface has: 203.0.113.1,
+        /// TEST-NET-3; this project's VM itself sits on TEST-NET-1, 192.0.2.0/24). The worker reports it, the
+        /// coordinator evicts it with the reason and the others continue at once.
         @Test(.timeLimit(.minutes(3))) func aWorkerThatCannotBindItsDataPortIsEvictedAndTheJobContinues() throws {
             let h = try JobHarness()
             defer { h.stop() }
