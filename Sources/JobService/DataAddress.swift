@@ -1,7 +1,5 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
+import Transport
 
 /// Where a worker's ring data port is bound and what address it advertises to its peers.
 ///
@@ -49,7 +47,7 @@ public struct DataAddress: Sendable, Equatable {
             // An interface name (eth0) is what a ZeroMQ bind takes besides a numeric address; the rest is resolved.
             if dataBind == "*" {
                 bindIP = "0.0.0.0"
-            } else if if_nametoindex(dataBind) != 0 {
+            } else if HostAddress.isInterface(dataBind) {
                 bindIP = dataBind
             } else {
                 bindIP = try resolve(dataBind, option: "--data-bind")
@@ -75,19 +73,13 @@ public struct DataAddress: Sendable, Equatable {
         ip.contains(":") ? "tcp://[\(ip)]:\(port)" : "tcp://\(ip):\(port)"
     }
 
-    /// The host of a `tcp://HOST:PORT` coordinator endpoint (brackets removed); nil for `ipc://` (this machine).
+    /// The host of a `tcp://HOST:PORT` coordinator endpoint (`Endpoint`'s parse); nil for `ipc://` (this machine).
     static func coordinatorHost(_ coordinator: String) throws(JobError) -> String? {
-        guard coordinator.hasPrefix("tcp://") else { return nil }
-        var rest = coordinator.dropFirst("tcp://".count)
-        guard let colon = rest.lastIndex(of: ":") else {
-            throw JobError("--coordinator \(coordinator)", "has no port", hint: "e.g. tcp://head:5555")
+        let e: Endpoint
+        do { e = try Endpoint(coordinator) } catch {
+            throw JobError("--coordinator \(coordinator)", "\(error)", hint: "e.g. tcp://head:5555")
         }
-        rest = rest[..<colon]
-        if rest.hasPrefix("[") && rest.hasSuffix("]") { rest = rest.dropFirst().dropLast() }
-        guard !rest.isEmpty else {
-            throw JobError("--coordinator \(coordinator)", "has no host", hint: "e.g. tcp://head:5555")
-        }
-        return String(rest)
+        return e.transport == .tcp ? e.address : nil
     }
 
     static func isLoopback(_ ip: String) -> Bool { ip.hasPrefix("127.") || ip == "::1" }
@@ -99,80 +91,21 @@ public struct DataAddress: Sendable, Equatable {
     }
 
     private static func lookup(_ host: String, option: String) throws(JobError) -> [String] {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_DGRAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, nil, &hints, &list)
-        guard rc == 0, list != nil else {
-            throw JobError(option.isEmpty ? host : "\(option) \(host)",
-                           "cannot be resolved: \(String(cString: gai_strerror(rc)))",
+        switch HostAddress.lookup(host) {
+        case let .success(addresses): return addresses
+        case let .failure(f):
+            throw JobError(option.isEmpty ? host : "\(option) \(host)", f.description,
                            hint: "give a numeric address, or fix the name's DNS or /etc/hosts entry")
         }
-        defer { freeaddrinfo(list) }
-        var out: [String] = []
-        var p = list
-        while let a = p {
-            if let s = numeric(a.pointee.ai_addr, a.pointee.ai_addrlen), !out.contains(s) { out.append(s) }
-            p = a.pointee.ai_next
-        }
-        guard !out.isEmpty else { throw JobError("\(option) \(host)", "resolves to no IPv4 or IPv6 address") }
-        return out
     }
 
     /// The source address this machine's routing table picks for packets to `host` (no packet is sent).
     public static func localAddress(towards host: String) throws(JobError) -> String {
-        var lastError = ""
-        for target in try lookup(host, option: "--coordinator") {
-            let v6 = target.contains(":")
-            let fd = socket(v6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-            guard fd >= 0 else { continue }
-            defer { close(fd) }
-            var storage = sockaddr_storage()
-            var len: socklen_t
-            if v6 {
-                var a = sockaddr_in6()
-                a.sin6_family = sa_family_t(AF_INET6)
-                a.sin6_port = in_port_t(UInt16(9).bigEndian)
-                inet_pton(AF_INET6, target, &a.sin6_addr)
-                len = socklen_t(MemoryLayout<sockaddr_in6>.size)
-                withUnsafeBytes(of: a) { src in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: src) } }
-            } else {
-                var a = sockaddr_in()
-                a.sin_family = sa_family_t(AF_INET)
-                a.sin_port = in_port_t(UInt16(9).bigEndian)
-                inet_pton(AF_INET, target, &a.sin_addr)
-                len = socklen_t(MemoryLayout<sockaddr_in>.size)
-                withUnsafeBytes(of: a) { src in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: src) } }
-            }
-            let connected = withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, len) }
-            }
-            guard connected == 0 else {
-                lastError = "\(target): \(String(cString: strerror(errno)))"
-                continue
-            }
-            var local = sockaddr_storage()
-            var localLen = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let got = withUnsafeMutablePointer(to: &local) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &localLen) }
-            }
-            if got == 0, let s = withUnsafePointer(to: &local, {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { numeric($0, localLen) }
-            }) {
-                return s
-            }
+        switch HostAddress.localAddress(towards: try lookup(host, option: "--coordinator")) {
+        case let .success(address): return address
+        case let .failure(f):
+            throw JobError("--coordinator \(host)", f.description,
+                           hint: "is the network up? give --data-host ADDRESS to advertise an address yourself")
         }
-        throw JobError("--coordinator \(host)", "no route from this machine (\(lastError))",
-                       hint: "is the network up? give --data-host ADDRESS to advertise an address yourself")
-    }
-
-    private static func numeric(_ sa: UnsafePointer<sockaddr>?, _ len: socklen_t) -> String? {
-        guard let sa else { return nil }
-        var buf = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-        guard getnameinfo(sa, len, &buf, socklen_t(buf.count), nil, 0, NI_NUMERICHOST) == 0 else { return nil }
-        var s = String(cString: buf)
-        if let pct = s.firstIndex(of: "%") { s = String(s[..<pct]) }  // drop a link-local scope id
-        return s
     }
 }
