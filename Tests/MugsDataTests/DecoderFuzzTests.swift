@@ -9,11 +9,8 @@ import MugsModel
 /// extended, or noise behind the right magic — decodes to a sane image or throws a `DataError` naming its source;
 /// nothing traps, hangs or allocates without bound. Bounded and seeded, so it runs in CI on every change.
 @Suite struct DecoderFuzzTests {
-    /// The mutations' generator: the project's own `SampleRNG` (xoshiro256**), keyed by a fixed seed.
-    typealias Rng = SampleRNG
-
-    /// One mutation of `seed` (the strategies of `WireFuzzTests`).
-    static func mutate(_ seed: [UInt8], magic: [UInt8], case n: Int, _ rng: inout Rng) -> [UInt8] {
+    /// One mutation of `seed` (the strategies of `WireFuzzTests`), drawn from the project's `SampleRNG`.
+    static func mutate(_ seed: [UInt8], magic: [UInt8], case n: Int, _ rng: inout SampleRNG) -> [UInt8] {
         var bytes = seed
         switch n % 5 {
         case 0: // flip a few bits
@@ -35,7 +32,7 @@ import MugsModel
     /// Decodes `cases` mutations of `seed`; returns (accepted, rejected). An accepted image must have a size within the
     /// decoder's bound and the right pixel count; a rejection must be the typed error naming the source.
     static func fuzz(_ seed: [UInt8], magic: [UInt8], cases: Int, rngSeed: UInt64) -> (Int, Int) {
-        var rng = Rng(key: [rngSeed])
+        var rng = SampleRNG(key: [rngSeed])
         let image = RGBImage()
         var accepted = 0, rejected = 0
         for n in 0 ..< cases {
@@ -83,7 +80,7 @@ import MugsModel
         let dir = TempDir()
         var valid: [UInt8] = [0, 0, 0x08, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]
         valid += (0 ..< 24).map { UInt8($0 * 10) }
-        var rng = Rng(key: [0x5EED_0003])
+        var rng = SampleRNG(key: [0x5EED_0003])
         var accepted = 0, rejected = 0
         let cases = 1500
         for n in 0 ..< cases {
