@@ -23,17 +23,23 @@ targets += [
     .target(name: "CGemm", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("openblas")]),
 ]
 
+// MARK: sampling — which samples a step trains on and each sample's randomness (pure; no dependencies)
+targets += [
+    .target(name: "Sampling", swiftSettings: native),
+    .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
+]
+
 // MARK: model — tensors, ViT + heads forward/backward, losses, memories, AdamW, EMA, safetensors, checkpoints
 targets += [
-    .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm"], swiftSettings: native),
-    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel"], resources: [.copy("Fixtures")]),
+    .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm", "Sampling"], swiftSettings: native),
+    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel", "Sampling"], resources: [.copy("Fixtures")]),
 ]
 
 // MARK: data — dataset sources, decoding, multi-crop augmentation, loader
 targets += [
     .target(name: "CImage", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
-    .target(name: "MugsData", dependencies: ["CImage", "MugsModel"], swiftSettings: native),
-    .testTarget(name: "MugsDataTests", dependencies: ["MugsData"], resources: [.copy("Fixtures")]),
+    .target(name: "MugsData", dependencies: ["CImage", "MugsModel", "Sampling"], swiftSettings: native),
+    .testTarget(name: "MugsDataTests", dependencies: ["MugsData", "Sampling"], resources: [.copy("Fixtures")]),
 ]
 
 // MARK: wire + transport — message encoding (pure), ZeroMQ sockets and ring all-reduce
@@ -41,15 +47,15 @@ targets += [
 targets += [
     .target(name: "Wire"),
     .target(name: "Transport", dependencies: ["CZMQ", "Wire"], swiftSettings: native),
-    .executableTarget(name: "RingProbe", dependencies: ["Transport", "Wire"], swiftSettings: native),
-    .testTarget(name: "WireTests", dependencies: ["Wire"]),
+    .executableTarget(name: "RingProbe", dependencies: ["Sampling", "Transport", "Wire"], swiftSettings: native),
+    .testTarget(name: "WireTests", dependencies: ["Sampling", "Wire"]),
     .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "RingProbe"]),
 ]
 
 // MARK: control port — HTTP/1.1 status/metrics/actions server and client (no dependencies)
 targets += [
     .target(name: "ControlPort"),
-    .testTarget(name: "ControlPortTests", dependencies: ["ControlPort"]),
+    .testTarget(name: "ControlPortTests", dependencies: ["ControlPort", "Sampling"]),
 ]
 
 // MARK: coordinator core — the coordinator's protocol as a pure state machine (no I/O)
@@ -58,29 +64,38 @@ targets += [
     .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"]),
 ]
 
-// MARK: job — mugs-coordinator and mugs-worker (the distributed job) and their shared service code
+// MARK: job — mugs-coordinator and mugs-worker (the distributed job): each daemon's service in its own library over a
+// small shared one; the worker links no coordinator code (no control port, no coordinator machine).
 products += [.executable(name: "mugs-coordinator", targets: ["Coordinator"]),
              .executable(name: "mugs-worker", targets: ["Worker"])]
 targets += [
-    .target(name: "JobService", dependencies: ["CoordinatorCore", "ControlPort", "MugsData", "MugsEval", "MugsModel",
-                                               "Transport", "Wire"], swiftSettings: native),
-    .executableTarget(name: "Coordinator", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
-    .executableTarget(name: "Worker", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
-    .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "CoordinatorCore", "MugsData",
-                                             "MugsModel", "Transport", "Wire", "Coordinator", "Worker", "MugsCLI"]),
+    .target(name: "JobCommon", dependencies: ["ControlPort", "MugsData", "MugsModel", "Transport", "Wire"],
+            swiftSettings: native),
+    .target(name: "CoordinatorDaemon", dependencies: ["JobCommon", "CoordinatorCore", "ControlPort", "MugsData",
+                                                      "MugsEval", "MugsModel", "Sampling", "Transport", "Wire"], swiftSettings: native),
+    .target(name: "WorkerDaemon", dependencies: ["JobCommon", "MugsData", "MugsEval", "MugsModel", "Sampling", "Transport",
+                                                 "Wire"],
+            swiftSettings: native),
+    .executableTarget(name: "Coordinator", dependencies: ["CoordinatorDaemon", "JobCommon", "MugsModel", argumentParser],
+                      swiftSettings: native),
+    .executableTarget(name: "Worker", dependencies: ["WorkerDaemon", "JobCommon", "MugsModel", argumentParser],
+                      swiftSettings: native),
+    .testTarget(name: "JobTests", dependencies: ["CoordinatorDaemon", "WorkerDaemon", "JobCommon", "ControlPort",
+                                             "CoordinatorCore", "MugsData", "MugsModel", "Transport", "Wire",
+                                             "Coordinator", "Worker", "MugsCLI"]),
 ]
 
 // MARK: eval — kNN and linear-probe evaluation, feature cache, timm export mapping, attention maps
 targets += [
-    .target(name: "MugsEval", dependencies: ["MugsModel", "MugsData", "CImage"], swiftSettings: native),
-    .testTarget(name: "MugsEvalTests", dependencies: ["MugsEval", "MugsModel", "MugsData"],
+    .target(name: "MugsEval", dependencies: ["MugsModel", "MugsData", "CImage", "Sampling"], swiftSettings: native),
+    .testTarget(name: "MugsEvalTests", dependencies: ["MugsEval", "MugsModel", "MugsData", "Sampling"],
                 resources: [.copy("Fixtures")]),
 ]
 
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [
-    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData", "MugsEval", argumentParser], swiftSettings: native),
+    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData", "MugsEval", "Sampling", argumentParser], swiftSettings: native),
 ]
 
 let package = Package(

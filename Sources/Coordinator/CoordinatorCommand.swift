@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import JobService
+import CoordinatorDaemon
+import JobCommon
 import MugsModel
 
 /// `mugs-coordinator`: the head of a distributed Mugs job (docs/OPERATIONS.md).

@@ -2,6 +2,7 @@ import ArgumentParser
 import CBLAS
 import Foundation
 import MugsModel
+import Sampling
 
 extension Mugs {
     /// `mugs bench backbone`: ViT forward + backward throughput, the partner of `shared/bench/torch_backbone.py`

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MugsData
 import MugsModel
+import Sampling
 
 extension Mugs {
     /// `mugs bench data`: decode + full multi-crop augmentation throughput on one core, beside the torchvision +

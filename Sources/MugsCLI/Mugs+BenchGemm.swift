@@ -2,6 +2,7 @@ import ArgumentParser
 import CGemm
 import Foundation
 import MugsModel
+import Sampling
 
 extension Mugs {
     /// `mugs bench gemm`: GFLOP/s of every available engine at the matrix shapes of the two presets' steps (forward

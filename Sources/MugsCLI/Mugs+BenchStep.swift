@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import MugsModel
+import Sampling
 
 extension Mugs {
     /// `mugs bench step`: wall time of one full single-process Mugs training step (LOCAL + APPLY) on random crops.

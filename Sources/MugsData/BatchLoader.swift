@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import Sampling
 
 /// Background decoding + multi-crop augmentation into a ring of preallocated `CropBatch`es.
 ///

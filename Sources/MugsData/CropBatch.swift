@@ -1,3 +1,4 @@
+import Sampling
 /// One training batch of multi-crop views, laid out as the training step reads them. Allocated once
 /// (64-byte aligned) and refilled by the loader; every tensor is Float32, normalised, row-major:
 ///

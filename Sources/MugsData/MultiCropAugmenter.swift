@@ -1,4 +1,5 @@
 import MugsModel
+import Sampling
 
 /// Turns one decoded image into the Mugs crop set, exactly as the reference's `DataAugmentation.__call__`
 /// composes it (see docs/DATA.md for the derivation):

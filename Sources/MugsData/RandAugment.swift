@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import Sampling
 
 /// timm's RandAugment as the Mugs reference configures it (`src/RandAugment.py`, config string
 /// `rand-m9-mstd0.5-inc1`): 2 distinct ops drawn uniformly from the 15 "increasing" ops, each applied with

@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import Sampling
 
 /// timm's `RandomErasing(probability, mode='pixel', max_count=1)` on one normalised CHW crop: with
 /// probability p, up to 10 tries of area ~ U(0.02, 1/3)·HW and aspect ~ exp(U(log 0.3, log 1/0.3)); the

@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import Sampling
 
 /// torchvision's `RandomResizedCrop.get_params`: up to 10 tries of (area fraction ~ U(scale),
 /// aspect ~ exp(U(log ratio))), w = round(√(A·r)), h = round(√(A/r)) with Python's round-half-even, accepted

@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import Sampling
 
 /// Settings of the linear probe (defaults: the reference's `eval_linear.py`).
 public struct LinearProbeSettings: Sendable {

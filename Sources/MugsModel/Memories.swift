@@ -1,3 +1,4 @@
+import Sampling
 /// The four ring buffers of Mugs' state (DESIGN §2 "Memories"), each a row-major [K, D] Float32 matrix with
 /// a write pointer:
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import Sampling
 
 extension MugsNetwork {
     /// Fills `params` (this network's layout) with the reference's initialisation, deterministically from `seed`:

@@ -1,3 +1,4 @@
+import Sampling
 /// The training schedules as pure functions of the global step (or epoch), so a resumed or redone step gets
 /// exactly the values it had the first time, on every machine.
 ///
@@ -58,7 +59,7 @@ public struct Schedules: Sendable, Equatable {
     }
 
     /// The epoch a global step belongs to.
-    public func epoch(ofStep step: Int) -> Int { step / stepsPerEpoch }
+    public func epoch(ofStep step: Int) -> Int { EpochPlan.epoch(ofStep: step, stepsPerEpoch: stepsPerEpoch) }
 
     /// Entry `step` of `cosine_scheduler(base, final, epochs, stepsPerEpoch, warmupEpochs, 0)`.
     public static func cosine(base: Double, final: Double, epochs: Int, stepsPerEpoch: Int, warmupEpochs: Int,

@@ -1,4 +1,5 @@
 import Foundation
+import Sampling
 
 /// `mugs debug-step`: one training step from a checkpoint and a crops file, written as the next checkpoint plus
 /// the raw gradients — how anyone checks mugs against the reference, number for number.

@@ -1,3 +1,4 @@
+import Sampling
 /// The authoritative Mugs training state (DESIGN §3): student and teacher parameters, AdamW moments and
 /// per-tensor step counts, the four memories/queues, the clustering centre, the global step counter and the
 /// schedules derived from it. The coordinator and every worker cache hold one; `applyUpdate` advances it.

@@ -1,4 +1,5 @@
 import Dispatch
+import Sampling
 
 /// The crops of a slice of b images, as the reference feeds them (crop-major: crop v of image i is row v·b + i).
 public struct SliceCrops {

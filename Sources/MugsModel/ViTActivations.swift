@@ -1,3 +1,4 @@
+import Sampling
 /// Everything a `VisionTransformer` forward keeps for its backward, and the backward's temporaries, for one
 /// planned input shape (B images of Cin × Hi × Wi). Allocated once per (batch, image size) and reused each step;
 /// the teacher and each crop size get their own instance.

@@ -10,6 +10,7 @@
 //   RingProbe bench --rank R --endpoints .. --sizes-mib 1,16 --iters K [common]
 // common: --job J --gen G --segment-bytes B --window W --peer-timeout S --join-timeout S
 import Foundation
+import Sampling
 import Transport
 import Wire
 
@@ -45,14 +46,9 @@ func monotonic() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 
 
 /// Deterministic test data: SplitMix64 → floats in [-1, 1).
 func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
-    var s = seed
+    var s = SplitMix64(state: seed)
     for i in 0 ..< n {
-        s &+= 0x9E37_79B9_7F4A_7C15
-        var z = s
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        p[i] = Float(z >> 40) / Float(1 << 23) - 1
+        p[i] = Float(s.next() >> 40) / Float(1 << 23) - 1
     }
 }
 

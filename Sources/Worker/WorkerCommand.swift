@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import JobService
+import WorkerDaemon
+import JobCommon
 import MugsModel
 
 /// `mugs-worker`: one per machine; joins a coordinator and computes its share of every step (docs/OPERATIONS.md).

@@ -1,3 +1,4 @@
-import JobService
+import WorkerDaemon
+import JobCommon
 
 WorkerCommand.main()

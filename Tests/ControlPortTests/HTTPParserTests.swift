@@ -1,3 +1,4 @@
+import Sampling
 import Testing
 @testable import ControlPort
 
@@ -63,7 +64,7 @@ import Testing
     /// Random bytes and random mutations of valid requests: the parser must always return one of its three outcomes
     /// and, for a request, a consumed count within the input.
     @Test func fuzzNeverTrapsAndConsumesWithinBounds() {
-        var rng = SplitMix(seed: 0xC0FFEE)
+        var rng = SplitMix64(state: 0xC0FFEE)
         let seeds = ["GET /status HTTP/1.1\r\nHost: a\r\n\r\n",
                      "POST /stop HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Length: 3\r\n\r\nabc"].map { Array($0.utf8) }
         var requests = 0
@@ -94,15 +95,3 @@ import Testing
     }
 }
 
-/// SplitMix64, for reproducible fuzz inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

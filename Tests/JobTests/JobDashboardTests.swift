@@ -1,7 +1,9 @@
 import ControlPort
 import CoordinatorCore
 import Foundation
-import JobService
+import CoordinatorDaemon
+import JobCommon
+import WorkerDaemon
 import MugsModel
 import Testing
 

@@ -1,6 +1,8 @@
 import ControlPort
 import Foundation
-import JobService
+import CoordinatorDaemon
+import JobCommon
+import WorkerDaemon
 import Testing
 
 extension JobTests {

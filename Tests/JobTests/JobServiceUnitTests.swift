@@ -1,6 +1,8 @@
 import CoordinatorCore
 import Foundation
-@testable import JobService
+@testable import CoordinatorDaemon
+@testable import JobCommon
+@testable import WorkerDaemon
 import MugsModel
 import Testing
 import Transport

@@ -1,5 +1,7 @@
 import Foundation
-import JobService
+import CoordinatorDaemon
+import JobCommon
+import WorkerDaemon
 import MugsModel
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import Sampling
 import Testing
 @testable import MugsData
 

@@ -2,6 +2,7 @@ import Foundation
 import MugsData
 @testable import MugsEval
 import MugsModel
+import Sampling
 import Testing
 
 @Suite struct LinearProbeTests {

@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import Sampling
 import Testing
 
 /// The update path (clipping, AdamW, EMA, centre, queue and memory enqueue) promises the same bits on every CPU, in

@@ -1,3 +1,4 @@
+import Sampling
 import Wire
 
 /// One envelope of every message type, with awkward values (empty strings, non-ASCII, extremes).
@@ -39,15 +40,7 @@ let sampleEnvelopes: [Envelope] = [
         phase: .allGather, sequence: 43, segment: 1, operationBytes: 1 << 30, slot: 3, byteCount: 1 << 20))),
 ]
 
-/// Deterministic generator for fuzzing (SplitMix64).
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Fuzz inputs come from the project's one SplitMix64 (`Sampling`).
+extension SplitMix64 {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

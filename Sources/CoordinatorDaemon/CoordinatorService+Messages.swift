@@ -1,6 +1,7 @@
 import ControlPort
 import CoordinatorCore
 import Foundation
+import JobCommon
 import MugsModel
 import Transport
 import Wire

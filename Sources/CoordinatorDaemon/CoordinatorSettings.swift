@@ -1,3 +1,4 @@
+import JobCommon
 import MugsModel
 
 /// Everything `mugs-coordinator` is told on its command line, checked.

@@ -1,7 +1,9 @@
 import ControlPort
 import CoordinatorCore
 import Foundation
+import JobCommon
 import MugsModel
+import Sampling
 import Wire
 
 /// Carrying out the machine's actions: generations, plans, state transfers, commits (APPLY on the authoritative
@@ -120,7 +122,7 @@ extension CoordinatorService {
 
     private func logStep(_ a: AppliedStep, _ l: StepLosses, generation g: Int, samples: [Int32], hash: UInt64?,
                          now: Double) {
-        let pct = 100 * Double(state.step - a.epoch * plan.stepsPerEpoch) / Double(plan.stepsPerEpoch)
+        let pct = 100 * plan.fractionDone(ofEpoch: a.epoch, afterSteps: state.step)
         let ips = secondsPerStep.map { Double(config.batch_size) / $0 } ?? 0
         let eta = secondsPerStep.map { Double(totalSteps - state.step) * $0 }
         var fields: [(String, JobLog.Value)] = [
@@ -165,8 +167,7 @@ extension CoordinatorService {
         }
         if wait { writer.waitIdle(timeout: 600) }
         let extra = ["generation": String(machine.generation), "job_id": jobName,
-                     "dataset": settings.dataSpec, "dataset_fingerprint": dataset.fingerprint,
-                     "cursor": String((state.step % plan.stepsPerEpoch) * config.batch_size)]
+                     "dataset": settings.dataSpec, "dataset_fingerprint": dataset.fingerprint]
         guard writer.request(sections, extra: extra, reason: reason,
                              history: (key: Self.historyKey, value: history)) else {
             log.log("checkpoint", "checkpoint at step \(state.step) skipped: the previous one is still being written")

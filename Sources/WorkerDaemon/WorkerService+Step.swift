@@ -1,6 +1,8 @@
 import Foundation
+import JobCommon
 import MugsData
 import MugsModel
+import Sampling
 import Transport
 import Wire
 
@@ -66,9 +68,9 @@ extension WorkerService {
             try ring.allGather(UnsafeRawBufferPointer(start: entriesBlock!, count: n), into: gathered, step: UInt64(p.step))
             if firstOnRing { log.log("ring", "generation \(p.generation) links: \(ring.linkSummary)") }
             if rankEntries.count != p.worldSize || zip(rankEntries.indices, rankEntries).contains(where: {
-                $1.capacity != max(1, EpochPlanSlice.size(rank: $0, worldSize: p.worldSize, batch: c.batch_size)) }) {
+                $1.capacity != max(1, EpochPlan.slice(rank: $0, worldSize: p.worldSize, batch: c.batch_size).count) }) {
                 rankEntries = (0 ..< p.worldSize).map {
-                    StepEntries(capacity: max(1, EpochPlanSlice.size(rank: $0, worldSize: p.worldSize, batch: c.batch_size)),
+                    StepEntries(capacity: max(1, EpochPlan.slice(rank: $0, worldSize: p.worldSize, batch: c.batch_size).count),
                                 config: c)
                 }
             }

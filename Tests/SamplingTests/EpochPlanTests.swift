@@ -1,5 +1,5 @@
 import Testing
-@testable import CoordinatorCore
+@testable import Sampling
 
 @Suite struct EpochPlanTests {
     let plan = EpochPlan(seed: 7, datasetSize: 103, globalBatch: 10)

@@ -1,7 +1,9 @@
 import Foundation
+import JobCommon
 import MugsData
 import MugsEval
 import MugsModel
+import Sampling
 import Transport
 import Wire
 
@@ -251,7 +253,7 @@ public final class WorkerService {
             // the join or progress timeout (e.g. a member stopped while the ring formed).
             ring.interruption = { [inbox] in inbox.firstPending { Self.supersedes($0, generation: g) } }
             self.ring = ring
-            let b = EpochPlanSlice.size(rank: r, worldSize: eps.count, batch: j.config.batch_size)
+            let b = EpochPlan.slice(rank: r, worldSize: eps.count, batch: j.config.batch_size).count
             loader = try BatchLoader(dataset: j.dataset, config: j.crops, batchSize: max(1, b), seed: j.welcome.seed,
                                      threads: settings.loaderThreads, depth: 3)
             loaderBadFilesSeen = 0

@@ -1,3 +1,4 @@
+import JobCommon
 import MugsModel
 
 /// Everything `mugs-worker` is told on its command line, checked.

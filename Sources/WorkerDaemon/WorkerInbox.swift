@@ -1,4 +1,5 @@
 import Foundation
+import JobCommon
 import Wire
 
 /// Messages from the I/O thread to the compute thread, in arrival order; the compute thread blocks on it (bounded).

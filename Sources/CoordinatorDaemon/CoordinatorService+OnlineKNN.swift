@@ -1,6 +1,7 @@
 import ControlPort
 import CoordinatorCore
 import Foundation
+import JobCommon
 import Wire
 
 /// Online kNN during training (`--online-knn-every N`). At every committed step S that is a multiple of N, and at the

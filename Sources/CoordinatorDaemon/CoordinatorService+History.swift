@@ -1,5 +1,6 @@
 import CoordinatorCore
 import Foundation
+import JobCommon
 import MugsModel
 
 /// The run's history (`RunHistory`, served at `GET /history`): recorded on the coordinator's loop as steps commit,

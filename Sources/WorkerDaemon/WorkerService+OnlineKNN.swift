@@ -1,4 +1,5 @@
 import Foundation
+import JobCommon
 import MugsData
 import MugsEval
 import MugsModel

@@ -18,22 +18,32 @@ public struct EpochPlan: Sendable, Equatable {
 
     public var stepsPerEpoch: Int { datasetSize / globalBatch }
 
-    public func epoch(ofStep step: Int) -> Int { step / stepsPerEpoch }
+    /// The epoch global step `step` belongs to.
+    public func epoch(ofStep step: Int) -> Int { Self.epoch(ofStep: step, stepsPerEpoch: stepsPerEpoch) }
+
+    /// The epoch of `step` when an epoch has `stepsPerEpoch` steps (the rule every caller uses, schedules included).
+    public static func epoch(ofStep step: Int, stepsPerEpoch: Int) -> Int { step / stepsPerEpoch }
+
+    /// The fraction of epoch `epoch` done once `steps` global steps are (1 when its last step is done).
+    public func fractionDone(ofEpoch epoch: Int, afterSteps steps: Int) -> Double {
+        Double(steps - epoch * stepsPerEpoch) / Double(stepsPerEpoch)
+    }
 
     /// The permutation of sample indices for an epoch.
     public func permutation(epoch: Int) -> [Int32] {
         var p = (0 ..< datasetSize).map { Int32($0) }
-        var x = seed ^ 0x7065_726D_7574_6521 ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+        var x = SplitMix64(state: seed ^ 0x7065_726D_7574_6521 ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
         var i = datasetSize - 1
         while i > 0 {
-            let j = Int(Self.splitmix(&x).multipliedFullWidth(by: UInt64(i + 1)).high)
+            let j = Int(x.next().multipliedFullWidth(by: UInt64(i + 1)).high)
             p.swapAt(i, j)
             i -= 1
         }
         return p
     }
 
-    /// Half-open range of batch positions `[lo, hi)` that rank `rank` of `worldSize` handles.
+    /// Half-open range of batch positions `[lo, hi)` that rank `rank` of `worldSize` handles (its slice has
+    /// `slice(...).count` images: the one rule for slice sizes, used by the coordinator, the worker and the loader).
     public static func slice(rank: Int, worldSize: Int, batch: Int) -> Range<Int> {
         precondition(worldSize > 0 && (0 ..< worldSize).contains(rank), "rank \(rank) of \(worldSize)")
         return batch * rank / worldSize ..< batch * (rank + 1) / worldSize
@@ -44,13 +54,5 @@ public struct EpochPlan: Sendable, Equatable {
         let start = (step % stepsPerEpoch) * globalBatch
         let r = Self.slice(rank: rank, worldSize: worldSize, batch: globalBatch)
         return permutation[start + r.lowerBound ..< start + r.upperBound]
-    }
-
-    private static func splitmix(_ x: inout UInt64) -> UInt64 {
-        x &+= 0x9E37_79B9_7F4A_7C15
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import JobCommon
 import Transport
 
 /// Where a worker's ring data port is bound and what address it advertises to its peers.

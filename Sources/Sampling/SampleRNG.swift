@@ -19,20 +19,11 @@ public struct SampleRNG: Sendable {
 
     /// A generator keyed by any sequence of integers.
     public init(key: [UInt64]) {
-        var x: UInt64 = 0x6D75_6773_5F72_6E67 // "mugs_rng"
-        for k in key { x = SampleRNG.splitmix(&x) ^ k; _ = SampleRNG.splitmix(&x) }
-        s0 = SampleRNG.splitmix(&x); s1 = SampleRNG.splitmix(&x)
-        s2 = SampleRNG.splitmix(&x); s3 = SampleRNG.splitmix(&x)
+        var x = SplitMix64(state: 0x6D75_6773_5F72_6E67) // "mugs_rng"
+        for k in key { x = SplitMix64(state: x.next() ^ k); _ = x.next() }
+        s0 = x.next(); s1 = x.next()
+        s2 = x.next(); s3 = x.next()
         if s0 | s1 | s2 | s3 == 0 { s0 = 1 }
-    }
-
-    @inline(__always)
-    private static func splitmix(_ x: inout UInt64) -> UInt64 {
-        x &+= 0x9E37_79B9_7F4A_7C15
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 
     @inline(__always)

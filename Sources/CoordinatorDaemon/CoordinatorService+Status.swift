@@ -1,7 +1,9 @@
 import ControlPort
 import CoordinatorCore
 import Foundation
+import JobCommon
 import MugsModel
+import Sampling
 
 /// The status report and Prometheus metrics the control port serves.
 extension CoordinatorService {
@@ -26,7 +28,7 @@ extension CoordinatorService {
                                        lastError: p.flatMap { lastErrorByName[$0.name] })
         }
         let epoch = state.epoch
-        let progress = Double(state.step - epoch * plan.stepsPerEpoch) / Double(plan.stepsPerEpoch)
+        let progress = plan.fractionDone(ofEpoch: epoch, afterSteps: state.step)
         let ips = secondsPerStep.map { Double(config.batch_size) / $0 } ?? 0
         let eta = secondsPerStep.map { Double(max(0, totalSteps - state.step)) * $0 }
         let step = state.step

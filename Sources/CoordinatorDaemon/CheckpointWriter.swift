@@ -1,5 +1,6 @@
 import CoordinatorCore
 import Foundation
+import JobCommon
 import MugsModel
 
 /// Writes checkpoints on a background thread so training does not stall: `request` copies the live state into a

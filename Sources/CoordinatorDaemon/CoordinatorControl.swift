@@ -1,6 +1,7 @@
 import ControlPort
 import CoordinatorCore
 import Foundation
+import JobCommon
 
 /// The bridge between the control port's thread and the coordinator's loop: the loop publishes a status snapshot,
 /// metrics text and (when it changed) the run's history; the control thread reads them and queues actions, which the

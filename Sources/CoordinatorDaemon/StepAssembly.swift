@@ -1,4 +1,6 @@
+import JobCommon
 import MugsModel
+import Sampling
 import Transport
 import Wire
 
@@ -27,7 +29,7 @@ public final class StepAssembly {
         if w != worldSize || entries.isEmpty {
             worldSize = w
             entries = (0 ..< w).map { r in
-                StepEntries(capacity: max(1, EpochPlanSlice.size(rank: r, worldSize: w, batch: config.batch_size)),
+                StepEntries(capacity: max(1, EpochPlan.slice(rank: r, worldSize: w, batch: config.batch_size).count),
                             config: config)
             }
         }
@@ -56,7 +58,7 @@ public final class StepAssembly {
     /// Adds rank `r`'s entries; returns true when the rank just became complete.
     public func add(entries m: SliceEntries, rank r: Int) throws -> Bool {
         guard (0 ..< worldSize).contains(r) else { throw JobError("slice entries", "rank \(r) of \(worldSize)") }
-        let want = EpochPlanSlice.size(rank: r, worldSize: worldSize, batch: config.batch_size)
+        let want = EpochPlan.slice(rank: r, worldSize: worldSize, batch: config.batch_size).count
         guard Int(m.count) == want else {
             throw JobError("slice entries", "rank \(r) sent \(m.count) images, its slice has \(want)")
         }
@@ -69,13 +71,5 @@ public final class StepAssembly {
         guard !reported[r], hasEntries[r], received[r] >= ownedRange(rank: r).count else { return false }
         reported[r] = true
         return true
-    }
-}
-
-/// Slice sizes of the global batch (the same split as `EpochPlan.slice`, kept here so the service does not need the
-/// plan to size buffers).
-public enum EpochPlanSlice {
-    public static func size(rank: Int, worldSize: Int, batch: Int) -> Int {
-        batch * (rank + 1) / worldSize - batch * rank / worldSize
     }
 }

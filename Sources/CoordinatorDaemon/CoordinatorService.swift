@@ -1,8 +1,10 @@
 import ControlPort
 import CoordinatorCore
 import Foundation
+import JobCommon
 import MugsData
 import MugsModel
+import Sampling
 import Transport
 import Wire
 
