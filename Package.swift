@@ -64,6 +64,12 @@ targets += [
     .testTarget(name: "CoordinatorCoreTests", dependencies: ["CoordinatorCore"]),
 ]
 
+// MARK: worker core — the worker's protocol as a pure state machine (no I/O)
+targets += [
+    .target(name: "WorkerCore", dependencies: ["Sampling"]),
+    .testTarget(name: "WorkerCoreTests", dependencies: ["WorkerCore", "Sampling"]),
+]
+
 // MARK: job — mugs-coordinator and mugs-worker (the distributed job): each daemon's service in its own library over a
 // small shared one; the worker links no coordinator code (no control port, no coordinator machine).
 products += [.executable(name: "mugs-coordinator", targets: ["Coordinator"]),
@@ -73,8 +79,8 @@ targets += [
             swiftSettings: native),
     .target(name: "CoordinatorDaemon", dependencies: ["JobCommon", "CoordinatorCore", "ControlPort", "MugsData",
                                                       "MugsEval", "MugsModel", "Sampling", "Transport", "Wire"], swiftSettings: native),
-    .target(name: "WorkerDaemon", dependencies: ["JobCommon", "MugsData", "MugsEval", "MugsModel", "Sampling", "Transport",
-                                                 "Wire"],
+    .target(name: "WorkerDaemon", dependencies: ["JobCommon", "MugsData", "MugsEval", "MugsModel", "Sampling",
+                                                 "Transport", "Wire", "WorkerCore"],
             swiftSettings: native),
     .executableTarget(name: "Coordinator", dependencies: ["CoordinatorDaemon", "JobCommon", "MugsModel", argumentParser],
                       swiftSettings: native),

@@ -37,8 +37,7 @@ extension CoordinatorService {
             case let .sendPlan(to, g, step, rank, world):
                 let samples = samplesOf(step: step, rank: rank, worldSize: world)
                 plannedSamples[step, default: [[Int32]](repeating: [], count: world)][rank] = samples
-                send(.job(.plan(rank: UInt32(rank), worldSize: UInt32(world), epoch: UInt64(plan.epoch(ofStep: step)),
-                                indices: samples.map { UInt32($0) })), to: to, generation: g, step: step)
+                send(.job(.plan), to: to, generation: g, step: step)
             case let .commit(g, step):
                 commit(generation: g, step: step)
             case let .evict(id, reason):
@@ -74,9 +73,7 @@ extension CoordinatorService {
 
     /// Dataset indices of one rank's share of a step.
     func samplesOf(step: Int, rank: Int, worldSize: Int) -> [Int32] {
-        let epoch = plan.epoch(ofStep: step)
-        if permutationCache?.epoch != epoch { permutationCache = (epoch, plan.permutation(epoch: epoch)) }
-        return Array(plan.samples(step: step, rank: rank, worldSize: worldSize, permutation: permutationCache!.permutation))
+        Array(schedule.samples(step: step, rank: rank, worldSize: worldSize))
     }
 
     /// Every rank's chunk and entries of `step` are here: apply the update to the authoritative state.

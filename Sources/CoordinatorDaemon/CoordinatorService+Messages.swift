@@ -171,7 +171,7 @@ extension CoordinatorService {
         idsByRouting[routingID] = id
         let welcome = Welcome(configYAML: configYAML, datasetSpec: settings.dataSpec,
                               datasetFingerprint: dataset.fingerprint, seed: UInt64(config.seed),
-                              stepsPerEpoch: UInt64(plan.stepsPerEpoch), hashEvery: UInt32(settings.hashEvery),
+                              hashEvery: UInt32(settings.hashEvery),
                               heartbeatInterval: settings.heartbeatInterval, heartbeatTimeout: settings.heartbeatTimeout)
         send(.job(.welcome(welcome)), to: routingID)
         // A cache is reused only if it is bitwise this coordinator's state at the committed step: a restarted

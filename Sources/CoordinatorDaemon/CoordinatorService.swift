@@ -62,7 +62,8 @@ public final class CoordinatorService {
     var ringMembers: [CoordinatorMachine.WorkerID] = []
     var streams: [Stream] = []
     var assemblies: [StepAssembly]
-    var permutationCache: (epoch: Int, permutation: [Int32])?
+    /// The samples of each planned step (`EpochPlan` with its current permutation kept).
+    var schedule: SampleSchedule
     var plannedSamples: [Int: [[Int32]]] = [:]
     var lastLosses: StatusReport.Losses?
     var lastApplied: AppliedStep?
@@ -134,6 +135,7 @@ public final class CoordinatorService {
         }
         let seed = UInt64(c.seed)
         plan = EpochPlan(seed: seed, datasetSize: dataset.count, globalBatch: c.batch_size)
+        schedule = SampleSchedule(plan: plan)
         totalSteps = s.totalSteps ?? c.epochs * plan.stepsPerEpoch
         configYAML = ConfigYAML.render(c, title: "mugs job config")
         jobID = JobState.jobID(token: s.token, datasetFingerprint: dataset.fingerprint, configYAML: configYAML, seed: seed)
@@ -175,7 +177,7 @@ public final class CoordinatorService {
                            hint: "every worker trains at least one image per step")
         }
         machine = CoordinatorMachine(settings: .init(minWorkers: s.minWorkers, maxWorkers: maxWorkers,
-                                                     heartbeatTimeout: s.heartbeatTimeout, lookahead: 2,
+                                                     heartbeatTimeout: s.heartbeatTimeout, lookahead: Pipeline.lookahead,
                                                      totalSteps: totalSteps, hashCheckEvery: s.hashEvery,
                                                      holdEvery: s.onlineKNN?.every ?? 0,
                                                      stepTimeoutFloor: s.stepTimeout),
@@ -191,7 +193,7 @@ public final class CoordinatorService {
         gallery = AttentionGallery(spec: imagesSpec) { [log] in log.log("dashboard", $0) }
         if let r = resumed { gallery.checkpointWritten(step: r.step, path: r.path) }
         let layout = try JobState.fusedLayout(config: c).layout
-        assemblies = (0 ..< 3).map { _ in StepAssembly(layout: layout, config: c) }
+        assemblies = (0 ..< Pipeline.slots).map { _ in StepAssembly(layout: layout, config: c) }
         writer = CheckpointWriter(root: s.checkpointDir, keep: s.keepCheckpoints,
                                   snapshotState: try JobState.make(config: c, stepsPerEpoch: plan.stepsPerEpoch, seed: seed))
         // Sockets.

@@ -56,3 +56,19 @@ public struct EpochPlan: Sendable, Equatable {
         return permutation[start + r.lowerBound ..< start + r.upperBound]
     }
 }
+
+/// `EpochPlan.samples` that keeps the permutation of the epoch it last served (one shuffle per epoch): what the
+/// coordinator records and what each worker trains on come from this one function.
+public struct SampleSchedule: Sendable {
+    public let plan: EpochPlan
+    private var cached: (epoch: Int, permutation: [Int32])?
+
+    public init(plan: EpochPlan) { self.plan = plan }
+
+    /// The sample indices of `rank`'s share of `step`, in batch order.
+    public mutating func samples(step: Int, rank: Int, worldSize: Int) -> ArraySlice<Int32> {
+        let epoch = plan.epoch(ofStep: step)
+        if cached?.epoch != epoch { cached = (epoch, plan.permutation(epoch: epoch)) }
+        return plan.samples(step: step, rank: rank, worldSize: worldSize, permutation: cached!.permutation)
+    }
+}

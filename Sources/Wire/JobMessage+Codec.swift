@@ -4,10 +4,10 @@ extension JobMessage {
     /// Which frames messages of a job type carry (nil for types that are not job messages).
     static func frames(_ type: MessageType) -> (body: Bool, data: Bool)? {
         switch type {
-        case .welcome, .evict, .refused, .finished, .generation, .abort, .plan, .stateHeader, .stepApplied, .ringFailed,
+        case .welcome, .evict, .refused, .finished, .generation, .abort, .stateHeader, .stepApplied, .ringFailed,
              .leave, .onlineKNNRequest, .onlineKNNResult, .ringSetupFailed, .unreadableFiles:
             return (true, false)
-        case .stateReceived: return (false, false)
+        case .plan, .stateReceived: return (false, false)
         case .sliceEntries: return (true, true)
         default: return nil
         }
@@ -19,16 +19,13 @@ extension JobMessage {
         switch self {
         case let .welcome(m):
             w.string(m.configYAML); w.string(m.datasetSpec); w.string(m.datasetFingerprint); w.u64(m.seed)
-            w.u64(m.stepsPerEpoch); w.u32(m.hashEvery); w.f64(m.heartbeatInterval); w.f64(m.heartbeatTimeout)
+            w.u32(m.hashEvery); w.f64(m.heartbeatInterval); w.f64(m.heartbeatTimeout)
         case let .evict(reason), let .refused(reason), let .finished(reason), let .abort(reason), let .leave(reason):
             w.string(reason)
         case let .generation(rank, endpoints, firstStep):
             w.u32(rank); w.u32(UInt32(endpoints.count))
             for e in endpoints { w.string(e) }
             w.u64(firstStep)
-        case let .plan(rank, worldSize, epoch, indices):
-            w.u32(rank); w.u32(worldSize); w.u64(epoch); w.u32(UInt32(indices.count))
-            for i in indices { w.u32(i) }
         case let .stateHeader(h):
             w.u32(UInt32(h.adamSteps.count))
             for s in h.adamSteps { w.u64(s) }
@@ -37,7 +34,7 @@ extension JobMessage {
             w.u32(UInt32(h.sections.count))
             for s in h.sections { w.string(s.name); w.u64(s.count) }
             w.u64(h.chunkFloats)
-        case .stateReceived:
+        case .plan, .stateReceived:
             return (nil, nil)
         case let .stepApplied(hash, hashed, seconds):
             w.u64(hash); w.u8(hashed ? 1 : 0); w.f64(seconds)
@@ -78,7 +75,7 @@ extension JobMessage {
             return .welcome(Welcome(configYAML: try r.string("welcome.config", limit: 1 << 19),
                                     datasetSpec: try r.string("welcome.datasetSpec"),
                                     datasetFingerprint: try r.string("welcome.datasetFingerprint"),
-                                    seed: try r.u64("welcome.seed"), stepsPerEpoch: try r.u64("welcome.stepsPerEpoch"),
+                                    seed: try r.u64("welcome.seed"),
                                     hashEvery: try r.u32("welcome.hashEvery"),
                                     heartbeatInterval: try r.f64("welcome.heartbeatInterval"),
                                     heartbeatTimeout: try r.f64("welcome.heartbeatTimeout")))
@@ -98,13 +95,7 @@ extension JobMessage {
             }
             return .generation(rank: rank, endpoints: endpoints, firstStep: first)
         case .plan:
-            let rank = try r.u32("plan.rank"), world = try r.u32("plan.worldSize"), epoch = try r.u64("plan.epoch")
-            guard rank < world else { throw .invalidValue(field: "plan.rank", detail: "rank \(rank) of \(world)") }
-            let n = try count("plan.indexCount", limit: r.remaining / 4)
-            var indices: [UInt32] = []
-            indices.reserveCapacity(n)
-            for i in 0 ..< n { indices.append(try r.u32("plan.indices[\(i)]")) }
-            return .plan(rank: rank, worldSize: world, epoch: epoch, indices: indices)
+            return .plan
         case .stateHeader:
             var adam: [UInt64] = [], pointers: [UInt64] = [], sections: [StateSection] = []
             for _ in 0 ..< (try count("stateHeader.adamStepCount", limit: StateHeader.maxItems)) {

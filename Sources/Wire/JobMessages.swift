@@ -17,8 +17,10 @@ public enum JobMessage: Sendable, Equatable {
     case generation(rank: UInt32, endpoints: [String], firstStep: UInt64)
     /// The generation in the header ended: drop in-flight work of it.
     case abort(reason: String)
-    /// This rank's share of the step in the header: the dataset indices it trains on, in batch order.
-    case plan(rank: UInt32, worldSize: UInt32, epoch: UInt64, indices: [UInt32])
+    /// Compute this worker's share of the step in the header. The message carries nothing else: the rank and ring size
+    /// come from the generation, the epoch and the samples from the job's `EpochPlan` (Sampling), which the worker
+    /// derives from the welcome and its dataset exactly as the coordinator does.
+    case plan
     /// Starts a state transfer at the header's step: the scalar part of the state and the sizes of the float sections
     /// that `StateTransfer` messages then fill.
     case stateHeader(StateHeader)
@@ -78,7 +80,6 @@ public struct Welcome: Sendable, Equatable {
     public var datasetSpec: String
     public var datasetFingerprint: String
     public var seed: UInt64
-    public var stepsPerEpoch: UInt64
     /// Workers hash their state after every step that is a multiple of this (0 = never).
     public var hashEvery: UInt32
     /// Seconds between heartbeats; the coordinator drops a worker silent for `heartbeatTimeout`.
@@ -86,9 +87,9 @@ public struct Welcome: Sendable, Equatable {
     public var heartbeatTimeout: Double
 
     public init(configYAML: String, datasetSpec: String, datasetFingerprint: String, seed: UInt64,
-                stepsPerEpoch: UInt64, hashEvery: UInt32, heartbeatInterval: Double, heartbeatTimeout: Double) {
+                hashEvery: UInt32, heartbeatInterval: Double, heartbeatTimeout: Double) {
         self.configYAML = configYAML; self.datasetSpec = datasetSpec; self.datasetFingerprint = datasetFingerprint
-        self.seed = seed; self.stepsPerEpoch = stepsPerEpoch; self.hashEvery = hashEvery
+        self.seed = seed; self.hashEvery = hashEvery
         self.heartbeatInterval = heartbeatInterval; self.heartbeatTimeout = heartbeatTimeout
     }
 }

@@ -15,17 +15,11 @@ struct OnlineKNNKey: Equatable {
 /// names a step; the worker evaluates its teacher once its cache is exactly at that step — between steps, on the
 /// compute thread, while the coordinator holds the next step's plan back, so nothing else waits on this worker.
 extension WorkerService {
-    /// Evaluates the pending request if the cache is at its step; answers with an error if the cache went past it.
-    func runOnlineKNNIfReady() {
-        guard let pending = onlineKNNRequest, job != nil, cacheStep >= 0 else { return }
-        if cacheStep < pending.step { return } // still applying steps or receiving the state
+    /// Evaluates the teacher for the request of (`g`, `step`); the machine has checked that the cache is at `step`.
+    func runOnlineKNN(generation g: Int, step: Int) {
+        guard let request = onlineKNNRequest else { return }
         onlineKNNRequest = nil
-        guard cacheStep == pending.step else {
-            reply(pending, OnlineKNNResult(top1: 0, top5: 0, k: pending.request.k, trainCount: 0, valCount: 0,
-                                           seconds: 0, error: "\(settings.workerID)'s cache is at step \(cacheStep), "
-                                                  + "past step \(pending.step), before it could evaluate"))
-            return
-        }
+        let pending = (step: step, generation: g, request: request)
         let t0 = ProcessLifecycle.now()
         let size = job?.config.global_crop_size ?? 0
         let firstUse = onlineKNN?.key != OnlineKNNKey(request: pending.request, imageSize: size)
@@ -77,5 +71,13 @@ extension WorkerService {
 
     private func reply(_ pending: (step: Int, generation: Int, request: OnlineKNNRequest), _ r: OnlineKNNResult) {
         send(.job(.onlineKNNResult(r)), generation: pending.generation, step: pending.step)
+    }
+
+    /// Answers the request of (`g`, `step`) with an error: it cannot be evaluated.
+    func replyOnlineKNN(generation g: Int, step: Int, error: String) {
+        guard let request = onlineKNNRequest else { return }
+        onlineKNNRequest = nil
+        reply((step, g, request), OnlineKNNResult(top1: 0, top5: 0, k: request.k, trainCount: 0, valCount: 0, seconds: 0,
+                                                  error: error))
     }
 }

@@ -5,31 +5,30 @@ import MugsModel
 import Sampling
 import Transport
 import Wire
+import WorkerCore
 
 /// One planned step on a worker: the same LOCAL and APPLY code as the single-process step, with the ring between.
 extension WorkerService {
     /// Floats per reduced-chunk message (1 MiB).
     static let chunkFloats = 1 << 18
 
-    func runStep() {
-        guard let j = job, let ring, let loader, !plans.isEmpty else { return }
-        let p = plans.removeFirst()
-        submitted -= 1
+    /// Runs planned step `p` on the open ring; true when it was applied (the cache is at `p.step + 1`), false when the
+    /// generation is over for this worker (the failure is logged and, where the coordinator needs it, reported).
+    func runStep(_ p: PlannedStep) -> Bool {
+        guard let j = job, let ring, let loader else { return false }
         let t0 = ProcessLifecycle.now()
         let batch: CropBatch
         do { batch = try loader.next() } catch {
             log.log("error", "step \(p.step): loading the slice failed: \(error)")
             send(.job(.ringFailed(peerRank: -1, reason: "\(settings.workerID) cannot load its slice: \(error)")),
                  generation: p.generation, step: p.step)
-            dropGeneration()
-            return
+            return false
         }
-        defer { loader.recycle(batch); submitPlans() }
+        defer { loader.recycle(batch) }
         reportUnreadableFiles(loader)
         guard batch.tag == p.step, batch.count == p.indices.count else {
             log.log("error", "loader returned step \(batch.tag) for step \(p.step)")
-            dropGeneration()
-            return
+            return false
         }
         let b = batch.count, c = j.config
         do {
@@ -67,20 +66,18 @@ extension WorkerService {
             let n = EntriesCodec.pack(out.entries, into: entriesBlock!)
             try ring.allGather(UnsafeRawBufferPointer(start: entriesBlock!, count: n), into: gathered, step: UInt64(p.step))
             if firstOnRing { log.log("ring", "generation \(p.generation) links: \(ring.linkSummary)") }
-            if rankEntries.count != p.worldSize || zip(rankEntries.indices, rankEntries).contains(where: {
-                $1.capacity != max(1, EpochPlan.slice(rank: $0, worldSize: p.worldSize, batch: c.batch_size).count) }) {
-                rankEntries = (0 ..< p.worldSize).map {
-                    StepEntries(capacity: max(1, EpochPlan.slice(rank: $0, worldSize: p.worldSize, batch: c.batch_size).count),
-                                config: c)
-                }
+            let capacities = (0 ..< p.worldSize).map {
+                max(1, EpochPlan.slice(rank: $0, worldSize: p.worldSize, batch: c.batch_size).count)
+            }
+            if rankEntries.map(\.capacity) != capacities {
+                rankEntries = capacities.map { StepEntries(capacity: $0, config: c) }
             }
             for r in 0 ..< p.worldSize { try EntriesCodec.unpack(gathered.block(r), into: rankEntries[r]) }
             // APPLY: the same update the coordinator applies to its copy.
             let t1 = ProcessLifecycle.now()
             try state.applyUpdate(fused: fused, entries: rankEntries)
-            cacheStep = p.step + 1
             let every = Int(j.welcome.hashEvery)
-            let hashed = every > 0 && cacheStep % every == 0
+            let hashed = every > 0 && (p.step + 1) % every == 0
             let hash = hashed ? state.stateHash() : 0
             let t2 = ProcessLifecycle.now()
             send(.job(.stepApplied(stateHash: hash, hashed: hashed, seconds: t2 - t0)), generation: p.generation,
@@ -101,10 +98,10 @@ extension WorkerService {
                                           + "gemm %.0f GFLOP/s)", p.step, p.rank, p.worldSize, b, t2 - t0,
                                           shared.imagesPerSecond, gemmRate?.gflopPerSecond ?? 0), fields)
             }
+            return true
         } catch RingError.interrupted(let reason) {
             // The coordinator has moved on (its message is next in the inbox); nothing to report.
             log.log("ring", "generation \(p.generation) step \(p.step): left the ring: \(reason)")
-            dropGeneration()
         } catch let e as RingError {
             if let f = Self.setupFailure(e) {
                 reportSetupFailure(f, generation: p.generation, step: p.step)
@@ -113,13 +110,12 @@ extension WorkerService {
                 send(.job(.ringFailed(peerRank: Int32(e.failedRank ?? -1), reason: "\(e)")), generation: p.generation,
                      step: p.step)
             }
-            dropGeneration()
         } catch {
             log.log("error", "step \(p.step): \(error)")
             send(.job(.ringFailed(peerRank: -1, reason: "\(settings.workerID): \(error)")), generation: p.generation,
                  step: p.step)
-            dropGeneration()
         }
+        return false
     }
 
     /// The LOCAL step planned for slices of `b` images, built once per slice size.
@@ -132,7 +128,7 @@ extension WorkerService {
     }
 
     /// Sends the owned, fully reduced range of the fused buffer in ≤ 1 MiB messages.
-    private func sendChunk(_ fused: ParameterBuffer, range: Range<Int>, plan p: Plan) {
+    private func sendChunk(_ fused: ParameterBuffer, range: Range<Int>, plan p: PlannedStep) {
         var o = range.lowerBound
         repeat {
             let n = min(Self.chunkFloats, range.upperBound - o)

@@ -6,29 +6,22 @@ import MugsModel
 import Sampling
 import Transport
 import Wire
+import WorkerCore
 
-/// `mugs-worker`'s service. The calling thread computes: it takes the coordinator's messages in order from the inbox
-/// and runs planned steps (load → LOCAL → ring all-reduce + all-gather → send owned chunk → APPLY → report). The I/O
-/// thread (`WorkerLink`) keeps the coordinator connection, heartbeats and re-joins. The worker holds nothing the
-/// coordinator cannot rebuild: its state is a cache at `cacheStep`.
+/// `mugs-worker`'s service: the driver of `WorkerMachine`. The calling thread computes: it turns the coordinator's
+/// messages (taken in order from the inbox) and the outcome of its own work into the machine's events, and carries
+/// out the machine's actions — set up the job, open and close generations, feed the loader, run planned steps (load →
+/// LOCAL → ring all-reduce + all-gather → send owned chunk → APPLY → report), receive the state. The I/O thread
+/// (`WorkerLink`) keeps the coordinator connection, heartbeats and re-joins. The worker holds nothing the coordinator
+/// cannot rebuild: its state is a cache at `machine.cacheStep`.
 public final class WorkerService {
     struct Job {
         let config: MugsConfig
-        let configYAML: String
-        let welcome: Welcome
+        var welcome: Welcome
         let dataset: ImageDataset
         let crops: MultiCropConfig
         let state: TrainState
         let sections: StateSections
-    }
-
-    struct Plan {
-        let generation: Int
-        let step: Int
-        let rank: Int
-        let worldSize: Int
-        let epoch: Int
-        let indices: [Int]
     }
 
     let settings: WorkerSettings
@@ -39,18 +32,17 @@ public final class WorkerService {
     let pool: ComputePool
     var outbox: ZMQSocket!
 
+    /// What the protocol decides (`WorkerCore`); everything below is what it needs done.
+    var machine = WorkerMachine(settings: .init(window: Pipeline.slots))
     var job: Job?
-    var cacheStep = -1 { didSet { shared.cacheStep = cacheStep } }
+    /// The latest welcome, until the machine says whether it is a new job (`setUpJob`).
+    var welcome: Welcome?
     var receiver = StateReceiver()
+    /// The state header the coordinator just sent, until the machine says to begin the transfer.
+    var stateHeader: StateHeader?
     var jobID: UInt64 = 0
-    var generation = -1
-    var rank = 0
-    var worldSize = 0
-    var endpoints: [String] = []
     var ring: Ring?
     var loader: BatchLoader?
-    var plans: [Plan] = []
-    var submitted = 0
     var steps: [Int: (step: TrainStep, out: StepBuffers)] = [:]
     var rankEntries: [StepEntries] = []
     let gathered = GatheredBlocks()
@@ -67,8 +59,9 @@ public final class WorkerService {
     /// current loader's `badFiles` have been looked at.
     var unreadable: Set<String> = []
     var loaderBadFilesSeen = 0
-    /// The coordinator's online kNN request waiting for the cache to reach its step (`WorkerService+OnlineKNN`).
-    var onlineKNNRequest: (step: Int, generation: Int, request: OnlineKNNRequest)?
+    /// The coordinator's online kNN request, kept until the machine says to evaluate or answer it
+    /// (`WorkerService+OnlineKNN`).
+    var onlineKNNRequest: OnlineKNNRequest?
     /// The evaluator built for the last request (decoded subsets), reused while the request's parameters stay.
     var onlineKNN: (key: OnlineKNNKey, evaluator: OnlineKNN)?
     /// Per-step scratch kept across steps (filled in place, so a step allocates none of them after the first): the
@@ -107,121 +100,127 @@ public final class WorkerService {
         if let w = gemm.warning { log.log("warning", "gemm: \(w)") }
         link.start()
         while exitCode == nil {
-            // Take every waiting message first (aborts and new generations win over stale plans).
-            var item = inbox.next(timeout: runnable() ? 0 : 0.1)
+            // Take every waiting message first (aborts and new generations win over stale plans), then what is due.
+            var item = inbox.next(timeout: machine.hasRunnableStep ? 0 : 0.1)
             while let i = item, exitCode == nil {
-                handle(i)
+                take(i)
                 item = inbox.next(timeout: 0)
             }
-            skipStalePlans()
-            if exitCode == nil { runOnlineKNNIfReady() }
-            if exitCode == nil && runnable() { runStep() }
+            if exitCode == nil { feed(.idle) }
         }
-        dropGeneration()
+        closeGeneration()
         inbox.close()
         outbox.close()
         link.join()
-        log.log("exit", "exits (cache at step \(cacheStep))")
+        log.log("exit", "exits (cache at step \(machine.cacheStep))")
         return exitCode ?? 0
     }
 
-    // MARK: messages
+    // MARK: events in
 
-    private func handle(_ item: WorkerInbox.Item) {
+    /// Turns one inbox item into the machine's event (keeping what the actions will need: the welcome, the state
+    /// header, the online kNN request) and feeds it.
+    private func take(_ item: WorkerInbox.Item) {
         switch item {
-        case .terminate:
-            exitCode = 0
-        case .coordinatorLost:
-            onlineKNNRequest = nil
-            dropGeneration()
-            receiver.reset()
-            publishCacheHash()
-        case .message(let env):
-            handle(env)
+        case .terminate: feed(.terminated)
+        case .coordinatorLost: feed(.coordinatorLost)
+        case .message(let env): take(env)
         }
     }
 
-    private func handle(_ env: Envelope) {
+    private func take(_ env: Envelope) {
         let g = Int(env.generation), step = Int(env.step)
         switch env.message {
         case let .job(.welcome(w)):
             jobID = env.jobID
-            do { try welcome(w) } catch {
-                log.log("fatal", "cannot take part in this job: \(error)")
-                send(.job(.leave(reason: "\(error)")), generation: 0, step: 0)
-                exitCode = 1
-            }
-        case let .job(.evict(reason)):
-            log.log("evicted", "the coordinator dropped this worker: \(reason) (cache at step \(cacheStep))")
-            onlineKNNRequest = nil
-            dropGeneration()
-            receiver.reset()
-            publishCacheHash()
-        case let .job(.refused(reason)):
-            log.log("refused", "the coordinator refuses this worker: \(reason)")
-            exitCode = 1
-        case let .job(.finished(reason)):
-            log.log("finished", "the job is over: \(reason)")
-            send(.job(.leave(reason: "the job is over")), generation: g, step: step)
-            exitCode = 0
+            welcome = w
+            job?.welcome = w  // the same job keeps its state; a new one is set up from `welcome`
+            feed(.welcomed(JobIdentity(configYAML: w.configYAML, datasetFingerprint: w.datasetFingerprint,
+                                       seed: w.seed)))
+        case let .job(.evict(reason)): feed(.evicted(reason: reason))
+        case let .job(.refused(reason)): feed(.refused(reason: reason))
+        case let .job(.finished(reason)): feed(.finished(reason: reason))
         case let .job(.generation(r, eps, first)):
-            startGeneration(g, rank: Int(r), endpoints: eps, firstStep: Int(first))
-        case let .job(.abort(reason)):
-            if g == generation {
-                log.log("abort", "generation \(g) aborted: \(reason)")
-                dropGeneration()
-            }
-        case let .job(.plan(r, w, epoch, indices)):
-            guard g == generation, Int(r) == rank, Int(w) == worldSize else { return }
-            let p = Plan(generation: g, step: step, rank: Int(r), worldSize: Int(w), epoch: Int(epoch),
-                         indices: indices.map { Int($0) })
-            plans.append(p)
-            submitPlans()
+            feed(.generationStarted(generation: g, rank: Int(r), endpoints: eps, firstStep: Int(first)))
+        case let .job(.abort(reason)): feed(.aborted(generation: g, reason: reason))
+        case .job(.plan): feed(.planned(generation: g, step: step))
         case let .job(.onlineKNNRequest(r)):
-            onlineKNNRequest = (step, g, r)
+            onlineKNNRequest = r
+            feed(.onlineKNNRequested(generation: g, step: step))
         case let .job(.stateHeader(h)):
-            guard let j = job else { return }
-            do {
-                cacheStep = -1
-                try receiver.begin(h, step: step, into: j.sections)
-            } catch {
-                log.log("fatal", "\(error)")
-                exitCode = 1
-            }
+            stateHeader = h
+            feed(.stateHeaderReceived(step: step))
         case let .stateTransfer(t):
             guard let j = job else { return }
             do {
-                if try receiver.receive(t, step: step, into: j.sections) {
-                    cacheStep = step
-                    receiver.reset()
-                    log.log("state", "loaded the state at step \(step)")
-                    send(.job(.stateReceived), generation: g, step: step)
-                }
+                if try receiver.receive(t, step: step, into: j.sections) { feed(.stateLoaded(generation: g, step: step)) }
             } catch {
-                log.log("fatal", "\(error)")
-                exitCode = 1
+                feed(.fatal(reason: "\(error)"))
             }
         case let .commit(c):
-            if c.stateHash != 0, cacheStep == step + 1, let j = job {
-                let mine = j.state.stateHash()
-                if mine != c.stateHash {
-                    log.log("hash", String(format: "state hash after step %d differs from the coordinator's "
-                            + "(%016llx vs %016llx)", step, mine, c.stateHash))
-                }
-            }
+            feed(.committed(step: step, stateHash: c.stateHash))
         default:
             break
         }
     }
 
-    private func welcome(_ w: Welcome) throws {
-        if let j = job, j.configYAML == w.configYAML, j.welcome.datasetFingerprint == w.datasetFingerprint,
-           j.welcome.seed == w.seed, j.welcome.stepsPerEpoch == w.stepsPerEpoch {
-            job = Job(config: j.config, configYAML: j.configYAML, welcome: w, dataset: j.dataset, crops: j.crops,
-                      state: j.state, sections: j.sections)
-            log.log("join", "joined job \(String(jobID, radix: 16)) again; cache at step \(cacheStep)")
-            return
+    /// Feeds one event to the machine and carries out its actions in order (an action's outcome is fed back at once).
+    func feed(_ event: WorkerEvent) {
+        for action in machine.handle(event) { perform(action) }
+    }
+
+    // MARK: actions out
+
+    private func perform(_ action: WorkerAction) {
+        switch action {
+        case let .send(.leave(reason), g, step): send(.job(.leave(reason: reason)), generation: g, step: step)
+        case let .send(.stateReceived, g, step): send(.job(.stateReceived), generation: g, step: step)
+        case let .log(event, text): log.log(event, text)
+        case let .setUpJob(identity):
+            do { feed(.jobSetUp(identity, plan: try setUpJob())) } catch { feed(.jobSetupFailed(reason: "\(error)")) }
+        case let .cacheAt(step): shared.cacheStep = step
+        case .closeGeneration: closeGeneration()
+        case let .openGeneration(g, r, eps, first, size):
+            openGeneration(g, rank: r, endpoints: eps, firstStep: first, sliceSize: size)
+        case let .submit(p):
+            do { try loader?.submit(epoch: p.epoch, indices: p.indices, tag: p.step) } catch {
+                log.log("error", "loader: \(error)")
+                send(.job(.ringFailed(peerRank: -1, reason: "\(settings.workerID) cannot queue its slice: \(error)")),
+                     generation: p.generation, step: p.step)
+                feed(.generationFailed(generation: p.generation))
+            }
+        case .discardLoaded:
+            if let loader, let b = try? loader.next() { loader.recycle(b) }
+        case let .runStep(p):
+            if runStep(p) { feed(.stepApplied(generation: p.generation, step: p.step)) } else {
+                feed(.generationFailed(generation: p.generation))
+            }
+        case let .verifyStateHash(step, expected):
+            guard let j = job else { return }
+            let mine = j.state.stateHash()
+            if mine != expected {
+                log.log("hash", String(format: "state hash after step %d differs from the coordinator's "
+                        + "(%016llx vs %016llx)", step, mine, expected))
+            }
+        case .resetStateTransfer: receiver.reset()
+        case let .beginStateTransfer(step):
+            guard let j = job, let h = stateHeader else { return }
+            do { try receiver.begin(h, step: step, into: j.sections) } catch { feed(.fatal(reason: "\(error)")) }
+        case .publishCacheHash:
+            // Lets the next join offer the cache: its hash proves it is the coordinator's state at that step.
+            if machine.cacheStep >= 0, let j = job { shared.cacheHash = j.state.stateHash() }
+        case let .evaluateOnlineKNN(g, step): runOnlineKNN(generation: g, step: step)
+        case let .answerOnlineKNNTooLate(g, step, cacheStep):
+            replyOnlineKNN(generation: g, step: step, error: "\(settings.workerID)'s cache is at step \(cacheStep), "
+                           + "past step \(step), before it could evaluate")
+        case let .exit(code): exitCode = code
         }
+    }
+
+    /// Builds the job of the latest welcome: its config, dataset (which must be the coordinator's), state; returns its
+    /// sampling plan, derived from the same inputs as the coordinator's.
+    private func setUpJob() throws -> EpochPlan {
+        guard let w = welcome else { throw JobError("welcome", "missing") }
         let c = try ConfigYAML.parse(w.configYAML, source: "the coordinator's config")
         try c.validate()
         let dataset = try DatasetSpec.open(w.datasetSpec)
@@ -229,19 +228,22 @@ public final class WorkerService {
             throw JobError("dataset \(w.datasetSpec)", "differs on this machine (fingerprint \(dataset.fingerprint), "
                            + "the coordinator's \(w.datasetFingerprint))", hint: "the same files must be on every machine")
         }
-        let state = try JobState.make(config: c, stepsPerEpoch: Int(w.stepsPerEpoch), seed: w.seed)
-        job = Job(config: c, configYAML: w.configYAML, welcome: w, dataset: dataset, crops: try MultiCropConfig(training: c),
-                  state: state, sections: StateSections(state))
+        guard dataset.count >= c.batch_size else {
+            throw JobError("dataset \(w.datasetSpec)", "has \(dataset.count) images, fewer than batch_size \(c.batch_size)")
+        }
+        let plan = EpochPlan(seed: w.seed, datasetSize: dataset.count, globalBatch: c.batch_size)
+        let state = try JobState.make(config: c, stepsPerEpoch: plan.stepsPerEpoch, seed: w.seed)
+        job = Job(config: c, welcome: w, dataset: dataset, crops: try MultiCropConfig(training: c), state: state,
+                  sections: StateSections(state))
         steps = [:]
-        cacheStep = -1
         log.log("join", "joined job \(String(jobID, radix: 16)): \(c.arch) d=\(c.embedDim) depth \(c.blockCount), "
                 + "global batch \(c.batch_size), dataset \(w.datasetSpec) (\(dataset.count) images)")
+        return plan
     }
 
-    private func startGeneration(_ g: Int, rank r: Int, endpoints eps: [String], firstStep: Int) {
-        dropGeneration()
+    /// Opens generation `g`'s ring and a loader for this rank's slices, and reports the outcome to the machine.
+    private func openGeneration(_ g: Int, rank r: Int, endpoints eps: [String], firstStep: Int, sliceSize: Int) {
         guard let j = job else { return }
-        generation = g; rank = r; worldSize = eps.count; endpoints = eps
         var o = RingOptions()
         o.peerTimeout = settings.ringPeerTimeout
         o.joinTimeout = settings.ringJoinTimeout
@@ -253,22 +255,25 @@ public final class WorkerService {
             // the join or progress timeout (e.g. a member stopped while the ring formed).
             ring.interruption = { [inbox] in inbox.firstPending { Self.supersedes($0, generation: g) } }
             self.ring = ring
-            let b = EpochPlan.slice(rank: r, worldSize: eps.count, batch: j.config.batch_size).count
-            loader = try BatchLoader(dataset: j.dataset, config: j.crops, batchSize: max(1, b), seed: j.welcome.seed,
-                                     threads: settings.loaderThreads, depth: 3)
+            loader = try BatchLoader(dataset: j.dataset, config: j.crops, batchSize: max(1, sliceSize),
+                                     seed: j.welcome.seed, threads: settings.loaderThreads, depth: Pipeline.slots)
             loaderBadFilesSeen = 0
         } catch {
             let f = Self.setupFailure(error) ?? RingSetupFailure(kind: .localSetup, endpoint: data.bound,
                                                                    detail: "\(error)")
             reportSetupFailure(f, generation: g, step: firstStep)
-            dropGeneration()
+            feed(.generationFailed(generation: g))
             return
         }
-        // Tell the coordinator where the cache is when it is not at the first step (it may have expected this worker to
-        // still be applying a step; if the cache is behind or ahead it sends the state).
-        if cacheStep >= 0 && cacheStep != firstStep { send(.job(.stateReceived), generation: g, step: cacheStep) }
-        log.log("generation", "generation \(g): rank \(r) of \(eps.count), from step \(firstStep)"
-                + (cacheStep == firstStep ? "" : " (waiting for the state; cache at \(cacheStep))"))
+        feed(.generationOpened(generation: g))
+    }
+
+    /// Closes the current generation's ring and loader (the cache stays).
+    func closeGeneration() {
+        ring?.close()
+        ring = nil
+        loader?.shutdown()
+        loader = nil
     }
 
     /// Works out the data endpoints, retrying with back-off while the coordinator's name cannot be resolved or has no
@@ -332,14 +337,9 @@ public final class WorkerService {
         var i = 0
         while i < fresh.count {
             let chunk = Array(fresh[i ..< min(fresh.count, i + UnreadableFile.maxPerMessage)])
-            send(.job(.unreadableFiles(chunk)), generation: generation, step: max(0, cacheStep))
+            send(.job(.unreadableFiles(chunk)), generation: machine.generation, step: max(0, machine.cacheStep))
             i += chunk.count
         }
-    }
-
-    /// Lets the next join offer the cache: its hash proves it is the coordinator's state at that step.
-    private func publishCacheHash() {
-        if cacheStep >= 0, let j = job { shared.cacheHash = j.state.stateHash() }
     }
 
     /// Why a queued item makes generation `g`'s ring pointless, or nil.
@@ -359,49 +359,10 @@ public final class WorkerService {
         }
     }
 
-    /// Forgets the current generation: ring, loader, plans (the cache stays).
-    func dropGeneration() {
-        ring?.close()
-        ring = nil
-        loader?.shutdown()
-        loader = nil
-        plans = []
-        submitted = 0
-    }
-
-    func submitPlans() {
-        guard let loader else { return }
-        while submitted < plans.count && submitted < 3 {
-            let p = plans[submitted]
-            do { try loader.submit(epoch: p.epoch, indices: p.indices, tag: p.step) } catch {
-                log.log("error", "loader: \(error)")
-                return
-            }
-            submitted += 1
-        }
-    }
-
-    /// Plans for steps the cache is already past (it applied them in an earlier generation) are dropped with their
-    /// loaded slices; the coordinator resyncs the cache if it is ahead of the committed step.
-    private func skipStalePlans() {
-        guard let loader, cacheStep >= 0 else { return }
-        while let p = plans.first, p.step < cacheStep, submitted > 0 {
-            plans.removeFirst()
-            submitted -= 1
-            if let b = try? loader.next() { loader.recycle(b) }
-        }
-        submitPlans()
-    }
-
-    private func runnable() -> Bool {
-        guard ring != nil, let p = plans.first, submitted > 0, job != nil else { return false }
-        return p.step == cacheStep
-    }
-
     /// Sends a message to the coordinator through the I/O thread.
     func send(_ m: Message, generation g: Int, step: Int) {
         let env = Envelope(jobID: jobID, generation: UInt64(max(0, g)), step: UInt64(max(0, step)),
-                           sender: UInt32(rank), message: m)
+                           sender: UInt32(machine.rank), message: m)
         // Never block: once the I/O thread has stopped (SIGTERM) nobody drains the queue, and the message is moot.
         while (try? JobChannel.send(env, on: outbox)) == false && !link.stopped { usleep(1000) }
     }

@@ -97,13 +97,13 @@ extension JobTests {
             #expect(WorkerService.supersedes(msg(5, .abort(reason: "x")), generation: 5)
                     == "the coordinator aborted generation 5")
             #expect(WorkerService.supersedes(msg(4, .abort(reason: "old")), generation: 5) == nil)
-            #expect(WorkerService.supersedes(msg(5, .plan(rank: 0, worldSize: 2, epoch: 0, indices: [1])),
+            #expect(WorkerService.supersedes(msg(5, .plan),
                                              generation: 5) == nil)
             #expect(WorkerService.supersedes(msg(0, .evict(reason: "silent")), generation: 5) == "evicted")
             #expect(WorkerService.supersedes(.terminate, generation: 5) == "terminating")
             #expect(WorkerService.supersedes(.coordinatorLost, generation: 5) == "the coordinator went silent")
             let inbox = WorkerInbox()
-            inbox.push(msg(5, .plan(rank: 0, worldSize: 2, epoch: 0, indices: [1])))
+            inbox.push(msg(5, .plan))
             #expect(inbox.firstPending { WorkerService.supersedes($0, generation: 5) } == nil)
             inbox.push(next)
             #expect(inbox.firstPending { WorkerService.supersedes($0, generation: 5) }

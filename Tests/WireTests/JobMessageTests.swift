@@ -9,16 +9,14 @@ import Testing
                                                                cores: 2, cachedStep: 5, token: "s3cret"))),
         Envelope(jobID: 7, generation: 0, message: .job(.welcome(Welcome(
             configYAML: "arch: custom\nembed_dim: 32\n", datasetSpec: "fashion-mnist:train", datasetFingerprint: "fp",
-            seed: .max, stepsPerEpoch: 7500, hashEvery: 10, heartbeatInterval: 1, heartbeatTimeout: 3)))),
+            seed: .max, hashEvery: 10, heartbeatInterval: 1, heartbeatTimeout: 3)))),
         Envelope(jobID: 7, generation: 3, message: .job(.evict(reason: "no message for 3.2 s"))),
         Envelope(jobID: 7, generation: 3, message: .job(.refused(reason: "wrong job token"))),
         Envelope(jobID: 7, generation: 3, message: .job(.finished(reason: "all 10 steps committed"))),
         Envelope(jobID: 7, generation: 4, step: 12, message: .job(.generation(
             rank: 1, endpoints: ["tcp://a:1", "tcp://[::1]:2", "tcp://c:3"], firstStep: 12))),
         Envelope(jobID: 7, generation: 4, message: .job(.abort(reason: "ring failure"))),
-        Envelope(jobID: 7, generation: 4, step: 13, message: .job(.plan(rank: 2, worldSize: 3, epoch: 0,
-                                                                         indices: [5, 0, 59_999, 17]))),
-        Envelope(jobID: 7, generation: 4, step: 13, message: .job(.plan(rank: 0, worldSize: 1, epoch: 9, indices: []))),
+        Envelope(jobID: 7, generation: 4, step: 13, message: .job(.plan)),
         Envelope(jobID: 7, generation: 4, step: 12, message: .job(.stateHeader(StateHeader(
             adamSteps: [0, 12, 12], memoryPointers: [3, 0, 63, 1],
             sections: [StateSection(name: "student", count: 1 << 33), StateSection(name: "center", count: 64)],

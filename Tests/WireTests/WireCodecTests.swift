@@ -19,7 +19,7 @@ import Testing
             RingSegment(phase: .allGather, sequence: 12, segment: 13, operationBytes: 14, payload: [0xAA, 0xBB])))
         let h = e.encodedFrames()[0]
         #expect(Array(h[0 ..< 4]) == Array("MUGS".utf8))
-        #expect(Array(h[4 ..< 8]) == [1, 0, 18, 0])  // version 1, type ringSegment
+        #expect(Array(h[4 ..< 8]) == [2, 0, 18, 0])  // version 2, type ringSegment
         #expect(Array(h[8 ..< 16]) == [8, 7, 6, 5, 4, 3, 2, 1])
         #expect(h[16] == 9 && h[24] == 10 && h[32] == 12 && h[40] == 14 && h[48] == 11 && h[52] == 13)
         #expect(h[56] == RingPhase.allGather.rawValue && h[57] == 1)
@@ -82,7 +82,7 @@ import Testing
             return f
         }
         #expect(throws: WireError.badMagic(found: 0x5347_5558)) { try Envelope.decode(frames: mutated(0, [0x58])) }
-        #expect(throws: WireError.unsupportedVersion(2)) { try Envelope.decode(frames: mutated(4, [2])) }
+        #expect(throws: WireError.unsupportedVersion(1)) { try Envelope.decode(frames: mutated(4, [1])) }
         #expect(throws: WireError.unknownType(99)) { try Envelope.decode(frames: mutated(6, [99])) }
         #expect(throws: WireError.invalidValue(field: "header.reserved", detail: "reserved bytes are not zero")) {
             try Envelope.decode(frames: mutated(60, [1]))
