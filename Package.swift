@@ -23,6 +23,12 @@ targets += [
     .target(name: "CGemm", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("openblas")]),
 ]
 
+// MARK: JSON text — the one JSON string escaper (RFC 8259), for every hand-written JSON line (no dependencies)
+targets += [
+    .target(name: "JSONText"),
+    .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
+]
+
 // MARK: model — tensors, ViT + heads forward/backward, losses, memories, AdamW, EMA, safetensors, checkpoints
 targets += [
     .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm"], swiftSettings: native),
@@ -46,9 +52,9 @@ targets += [
     .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "RingProbe"]),
 ]
 
-// MARK: control port — HTTP/1.1 status/metrics/actions server and client (no dependencies)
+// MARK: control port — HTTP/1.1 status/metrics/actions server and client (JSON strings from JSONText)
 targets += [
-    .target(name: "ControlPort"),
+    .target(name: "ControlPort", dependencies: ["JSONText"]),
     .testTarget(name: "ControlPortTests", dependencies: ["ControlPort"]),
 ]
 
@@ -63,7 +69,7 @@ products += [.executable(name: "mugs-coordinator", targets: ["Coordinator"]),
              .executable(name: "mugs-worker", targets: ["Worker"])]
 targets += [
     .target(name: "JobService", dependencies: ["CoordinatorCore", "ControlPort", "MugsData", "MugsEval", "MugsModel",
-                                               "Transport", "Wire"], swiftSettings: native),
+                                               "Transport", "Wire", "JSONText"], swiftSettings: native),
     .executableTarget(name: "Coordinator", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
     .executableTarget(name: "Worker", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
     .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "CoordinatorCore", "MugsData",

@@ -1,5 +1,5 @@
-import ControlPort
 import Foundation
+import JSONText
 import MugsData
 import MugsEval
 import MugsModel
