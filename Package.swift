@@ -29,16 +29,23 @@ targets += [
     .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
 ]
 
-// MARK: model — tensors, ViT + heads forward/backward, losses, memories, AdamW, EMA, safetensors, checkpoints
+// MARK: safetensors — reading and writing the safetensors format, HostTensor (no BLAS, no model types)
 targets += [
-    .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm"], swiftSettings: native),
-    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel"], resources: [.copy("Fixtures")]),
+    .target(name: "SafeTensors", dependencies: ["JSONText"], swiftSettings: native),
+    // MugsModel only for the fuzz test's SampleRNG (Sampling once SampleRNG moves there).
+    .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "MugsModel"], resources: [.copy("Fixtures")]),
+]
+
+// MARK: model — ViT + heads forward/backward, losses, memories, AdamW, EMA, checkpoints, backbone embedding
+targets += [
+    .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm", "SafeTensors"], swiftSettings: native),
+    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel", "SafeTensors"], resources: [.copy("Fixtures")]),
 ]
 
 // MARK: data — dataset sources, decoding, multi-crop augmentation, loader
 targets += [
     .target(name: "CImage", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
-    .target(name: "MugsData", dependencies: ["CImage", "MugsModel"], swiftSettings: native),
+    .target(name: "MugsData", dependencies: ["CImage", "MugsModel", "SafeTensors"], swiftSettings: native),
     .testTarget(name: "MugsDataTests", dependencies: ["MugsData"], resources: [.copy("Fixtures")]),
 ]
 
@@ -73,20 +80,22 @@ targets += [
     .executableTarget(name: "Coordinator", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
     .executableTarget(name: "Worker", dependencies: ["JobService", "MugsModel", argumentParser], swiftSettings: native),
     .testTarget(name: "JobTests", dependencies: ["JobService", "ControlPort", "CoordinatorCore", "MugsData",
-                                             "MugsModel", "Transport", "Wire", "Coordinator", "Worker", "MugsCLI"]),
+                                             "MugsModel", "Transport", "Wire", "Coordinator", "Worker", "MugsCLI",
+                                             "SafeTensors"]),
 ]
 
 // MARK: eval — kNN and linear-probe evaluation, feature cache, timm export mapping, attention maps
 targets += [
-    .target(name: "MugsEval", dependencies: ["MugsModel", "MugsData", "CImage"], swiftSettings: native),
-    .testTarget(name: "MugsEvalTests", dependencies: ["MugsEval", "MugsModel", "MugsData"],
+    .target(name: "MugsEval", dependencies: ["MugsModel", "MugsData", "CImage", "SafeTensors"], swiftSettings: native),
+    .testTarget(name: "MugsEvalTests", dependencies: ["MugsEval", "MugsModel", "MugsData", "SafeTensors"],
                 resources: [.copy("Fixtures")]),
 ]
 
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [
-    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData", "MugsEval", argumentParser], swiftSettings: native),
+    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData",
+                                                      "MugsEval", "SafeTensors", argumentParser], swiftSettings: native),
 ]
 
 let package = Package(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MugsData
 import MugsModel
+import SafeTensors
 
 extension Mugs {
     /// `mugs embed`: the [CLS] feature after the final norm (eval mode) of every image of a tensor file, from a

@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import SafeTensors
 
 /// Where a backbone comes from, resolved once for every evaluation command (`--checkpoint DIR|FILE`):
 ///

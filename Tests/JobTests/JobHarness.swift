@@ -2,6 +2,7 @@ import ControlPort
 import Foundation
 import JobService
 import MugsModel
+import SafeTensors
 #if canImport(Glibc)
 import Glibc
 #endif

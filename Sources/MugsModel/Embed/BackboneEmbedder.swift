@@ -1,3 +1,5 @@
+import SafeTensors
+
 /// A ViT backbone loaded from safetensors weights for feature extraction: the [CLS] token after the final norm,
 /// in evaluation mode (no drop path) — the feature DINO/Mugs kNN evaluation uses and `mugs embed` writes.
 ///

@@ -1,6 +1,7 @@
 import Foundation
+import MugsModel  // SampleRNG only, for the fuzz test
+import SafeTensors
 import Testing
-@testable import MugsModel
 
 /// Malformed and hostile files: each must give its typed error (through the in-memory and the file path), and a
 /// fixed-seed random-mutation fuzz of a valid file must never trap.
