@@ -29,16 +29,29 @@ targets += [
     .testTarget(name: "SamplingTests", dependencies: ["Sampling"]),
 ]
 
-// MARK: model — tensors, ViT + heads forward/backward, losses, memories, AdamW, EMA, safetensors, checkpoints
+// MARK: JSON text — the one JSON string escaper (RFC 8259), for every hand-written JSON line (no dependencies)
 targets += [
-    .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm", "Sampling"], swiftSettings: native),
-    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel", "Sampling"], resources: [.copy("Fixtures")]),
+    .target(name: "JSONText"),
+    .testTarget(name: "JSONTextTests", dependencies: ["JSONText"]),
+]
+
+// MARK: safetensors — reading and writing the safetensors format, HostTensor (no BLAS, no model types)
+targets += [
+    .target(name: "SafeTensors", dependencies: ["JSONText"], swiftSettings: native),
+    .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Sampling"], resources: [.copy("Fixtures")]),
+]
+
+// MARK: model — ViT + heads forward/backward, losses, memories, AdamW, EMA, checkpoints, backbone embedding
+targets += [
+    .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm", "SafeTensors", "Sampling"], swiftSettings: native),
+    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel", "SafeTensors", "Sampling"],
+                resources: [.copy("Fixtures")]),
 ]
 
 // MARK: data — dataset sources, decoding, multi-crop augmentation, loader
 targets += [
     .target(name: "CImage", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("z")]),
-    .target(name: "MugsData", dependencies: ["CImage", "MugsModel", "Sampling"], swiftSettings: native),
+    .target(name: "MugsData", dependencies: ["CImage", "MugsModel", "SafeTensors", "Sampling"], swiftSettings: native),
     .testTarget(name: "MugsDataTests", dependencies: ["MugsData", "Sampling"], resources: [.copy("Fixtures")]),
 ]
 
@@ -52,9 +65,9 @@ targets += [
     .testTarget(name: "TransportTests", dependencies: ["Transport", "Wire", "RingProbe"]),
 ]
 
-// MARK: control port — HTTP/1.1 status/metrics/actions server and client (no dependencies)
+// MARK: control port — HTTP/1.1 status/metrics/actions server and client (JSON strings from JSONText)
 targets += [
-    .target(name: "ControlPort"),
+    .target(name: "ControlPort", dependencies: ["JSONText"]),
     .testTarget(name: "ControlPortTests", dependencies: ["ControlPort", "Sampling"]),
 ]
 
@@ -75,33 +88,36 @@ targets += [
 products += [.executable(name: "mugs-coordinator", targets: ["Coordinator"]),
              .executable(name: "mugs-worker", targets: ["Worker"])]
 targets += [
-    .target(name: "JobCommon", dependencies: ["ControlPort", "MugsData", "MugsModel", "Transport", "Wire"],
+    .target(name: "JobCommon", dependencies: ["JSONText", "MugsData", "MugsModel", "Transport", "Wire"],
             swiftSettings: native),
-    .target(name: "CoordinatorDaemon", dependencies: ["JobCommon", "CoordinatorCore", "ControlPort", "MugsData",
-                                                      "MugsEval", "MugsModel", "Sampling", "Transport", "Wire"], swiftSettings: native),
+    .target(name: "CoordinatorDaemon", dependencies: ["JobCommon", "CoordinatorCore", "ControlPort", "JSONText",
+                                                      "MugsData", "MugsEval", "MugsModel", "SafeTensors", "Sampling",
+                                                      "Transport", "Wire"], swiftSettings: native),
     .target(name: "WorkerDaemon", dependencies: ["JobCommon", "MugsData", "MugsEval", "MugsModel", "Sampling",
-                                                 "Transport", "Wire", "WorkerCore"],
-            swiftSettings: native),
+                                                 "Transport", "Wire", "WorkerCore"], swiftSettings: native),
     .executableTarget(name: "Coordinator", dependencies: ["CoordinatorDaemon", "JobCommon", "MugsModel", argumentParser],
                       swiftSettings: native),
     .executableTarget(name: "Worker", dependencies: ["WorkerDaemon", "JobCommon", "MugsModel", argumentParser],
                       swiftSettings: native),
     .testTarget(name: "JobTests", dependencies: ["CoordinatorDaemon", "WorkerDaemon", "JobCommon", "ControlPort",
-                                             "CoordinatorCore", "MugsData", "MugsModel", "Transport", "Wire",
-                                             "Coordinator", "Worker", "MugsCLI"]),
+                                             "CoordinatorCore", "MugsData", "MugsModel", "SafeTensors", "Transport",
+                                             "Wire", "Coordinator", "Worker", "MugsCLI"]),
 ]
 
 // MARK: eval — kNN and linear-probe evaluation, feature cache, timm export mapping, attention maps
 targets += [
-    .target(name: "MugsEval", dependencies: ["MugsModel", "MugsData", "CImage", "Sampling"], swiftSettings: native),
-    .testTarget(name: "MugsEvalTests", dependencies: ["MugsEval", "MugsModel", "MugsData", "Sampling"],
+    .target(name: "MugsEval", dependencies: ["MugsModel", "MugsData", "CImage", "SafeTensors", "Sampling"],
+            swiftSettings: native),
+    .testTarget(name: "MugsEvalTests", dependencies: ["MugsEval", "MugsModel", "MugsData", "SafeTensors", "Sampling"],
                 resources: [.copy("Fixtures")]),
 ]
 
 // MARK: executables
 products += [.executable(name: "mugs", targets: ["MugsCLI"])]
 targets += [
-    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData", "MugsEval", "Sampling", argumentParser], swiftSettings: native),
+    .executableTarget(name: "MugsCLI", dependencies: ["MugsModel", "CBLAS", "ControlPort", "Transport", "MugsData",
+                                                      "MugsEval", "SafeTensors", "Sampling", argumentParser],
+                      swiftSettings: native),
 ]
 
 let package = Package(

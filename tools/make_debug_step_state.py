@@ -7,7 +7,7 @@ then  mugs debug-step --config OUT/config.yaml --state OUT/state \
 and compare OUT/next/*.safetensors with the fixture's next.* / grad.* tensors and the printed losses with out.loss
 (Tests/MugsModelTests/CheckpointDebugStepTests.swift does exactly this in Swift).
 
-Writes the checkpoint format of Sources/MugsModel/Checkpoint.swift: model.safetensors (student.<name>,
+Writes the checkpoint format of Sources/MugsModel/Checkpoint/Checkpoint.swift: model.safetensors (student.<name>,
 teacher.<name>), optimizer.safetensors (exp_avg.<name>, exp_avg_sq.<name>; metadata adam_steps), memory.safetensors
 (queues, memories, center; metadata <name>_ptr) and state.json (schema_version 1, step, epoch, steps_per_epoch, seed,
 config as YAML text).

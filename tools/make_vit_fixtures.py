@@ -25,8 +25,9 @@ Outputs (every file records this command, its configuration and the checks below
   and grad.<name>
   for cls_token, pos_embed, patch_embed.*, blocks.11.*, norm.* only. Metadata `formula_checks` gives, per generated
   tensor, the float64 sum of its float32 values and the values at a few flat indices, to verify a regenerator.
-* safetensors_interop.safetensors — written by the `safetensors` Python package (not by us): F32, F16 and BF16
-  tensors with subnormals, ±inf, NaN and -0, and `expected.<name>` F32 copies of their exact values.
+* safetensors_interop.safetensors (under Tests/SafeTensorsTests/Fixtures/) — written by the `safetensors` Python
+  package (not by us): F32, F16 and BF16 tensors with subnormals, ±inf, NaN and -0, and `expected.<name>` F32 copies
+  of their exact values.
 
 Formula (vit_tiny): a tensor named `name` with shape S, flattened row-major, has values v[i] for i = 0 … n−1:
 
@@ -65,6 +66,7 @@ import ref_vit  # noqa: E402
 
 COMMAND = "~/mugs-ref/bin/python tools/make_vit_fixtures.py"
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "MugsModelTests", "Fixtures")
+INTEROP_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "SafeTensorsTests", "Fixtures")
 TIMM_TOLERANCE = 1e-5   # float32 timm vs reference: same math, different op order (q·scale before q·kᵀ)
 
 
@@ -336,7 +338,7 @@ def make_interop():
     tensors["f32.scalar"] = torch.tensor(3.25)
     tensors["f32.empty"] = torch.zeros(0, 3)
     tensors = {k: v.contiguous() for k, v in tensors.items()}
-    path = os.path.join(OUT, "safetensors_interop.safetensors")
+    path = os.path.join(INTEROP_OUT, "safetensors_interop.safetensors")
     save_file(tensors, path, metadata={"generator": "tools/make_vit_fixtures.py", "command": COMMAND,
                                        "note": "written by the safetensors Python package " + _st_version()})
     print(f"wrote {os.path.relpath(path)}: {len(tensors)} tensors, {os.path.getsize(path)} bytes")

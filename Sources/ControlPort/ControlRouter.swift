@@ -1,3 +1,5 @@
+import JSONText
+
 /// A mutating control call. Each requires the job token.
 public enum ControlAction: String, CaseIterable, Sendable {
     case checkpoint, pause, resume, stop

@@ -1,3 +1,5 @@
+import JSONText
+
 /// An HTTP/1.1 request as the control port sees it (already size-bounded by the parser).
 public struct HTTPRequest: Sendable, Equatable {
     public var method: String
@@ -87,22 +89,3 @@ public struct HTTPResponse: Sendable, Equatable {
         }
     }
 }
-
-/// JSON string literal with the escapes RFC 8259 requires.
-public func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}
-
-import Foundation

@@ -1,11 +1,11 @@
-#if canImport(Glibc)
-import ControlPort
 import Foundation
-import Glibc
 import JobCommon
+import JSONText
 import MugsData
 import MugsEval
 import MugsModel
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// The dashboard's attention maps: for the latest checkpoint, the last block's [CLS] attention of the teacher on a few

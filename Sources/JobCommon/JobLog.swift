@@ -1,5 +1,5 @@
-import ControlPort
 import Foundation
+import JSONText
 
 /// The daemons' log: one line per event on standard error, as text (`2025-01-01T12:00:00.123Z step 12 ...`) or as
 /// JSON objects (`--log-format json`: `{"time": ..., "event": "step", "message": ..., fields...}`). Thread-safe.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MugsData
 import MugsModel
+import SafeTensors
 
 extension Mugs {
     /// `mugs data …`: dataset tools (index, verify, export). Named DataTools so it does not shadow Foundation.Data.

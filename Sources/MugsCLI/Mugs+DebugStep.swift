@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MugsModel
+import SafeTensors
 
 extension Mugs {
     /// `mugs debug-step`: one training step from a checkpoint on given crops; writes the next checkpoint and the raw

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MugsData
 import MugsModel
+import SafeTensors
 
 extension Mugs {
     /// `mugs embed`: the [CLS] feature after the final norm (eval mode) of every image of a tensor file, from a
@@ -34,7 +35,7 @@ extension Mugs {
 
         @Option(help: ArgumentHelp(
             "Prefix of the backbone's names in --weights (default: found automatically; tried in order: "
-                + BackboneEmbedder.backbonePrefixes.map { $0.isEmpty ? "(none)" : $0 }.joined(separator: ", ") + ")."))
+                + BackboneWeights.prefixes.map { $0.isEmpty ? "(none)" : $0 }.joined(separator: ", ") + ")."))
         var prefix: String?
 
         @Option(help: ArgumentHelp(

@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import SafeTensors
 
 /// The evaluation transform of kNN/linear probe/embedding (DINO's `Resize(256, bicubic)`,
 /// `CenterCrop(224)`, `Normalize`, generalised to any size S): shorter side → ⌊S / 0.875⌋ with PIL bicubic

@@ -1,14 +1,16 @@
 import Foundation
 import MugsModel
+import SafeTensors
 
 /// Where a backbone comes from, resolved once for every evaluation command (`--checkpoint DIR|FILE`):
 ///
 /// * a checkpoint directory (a step directory, or a root with `latest`/`step-*`): the teacher backbone of its
 ///   `model.safetensors` (`teacher.*`), dimensions from the config in its `state.json`;
 /// * a safetensors file: a backbone under timm names (as `mugs export` and `tools/convert_pth.py` write) or under a
-///   known prefix (`teacher.`, `backbone.`, …); embedding dim, patch size and depth are read from the tensors, the
-///   number of heads (which the tensors cannot tell) from `--heads`, the file's `num_heads` metadata, `--arch`, or
-///   the preset with that embedding dim (192 → 3, 384 → 6, 768 → 12, 1024 → 16), in that order.
+///   known prefix (`teacher.`, `backbone.`, …), found by `BackboneWeights`; embedding dim, patch size and depth are
+///   read from the tensors, the number of heads (which the tensors cannot tell) from `--heads`, the file's
+///   `num_heads` metadata, `--arch`, or the preset with that embedding dim (192 → 3, 384 → 6, 768 → 12, 1024 → 16),
+///   in that order.
 public struct BackboneSource: Sendable {
     /// The safetensors file holding the weights.
     public let weightsPath: String
@@ -63,18 +65,9 @@ public struct BackboneSource: Sendable {
     static func fromFile(_ path: String, arch: String?, heads: Int?) throws(EvalError) -> BackboneSource {
         let file: SafeTensorsFile
         do { file = try SafeTensors.read(path: path) } catch { throw EvalError(.weights, error.description) }
-        guard let prefix = BackboneEmbedder.backbonePrefixes.first(where: { file.contains($0 + "cls_token") }) else {
-            let sample = file.names.prefix(5).joined(separator: ", ")
-            throw EvalError(.weights, "\(path): no ViT backbone (no 'cls_token' under any of the prefixes "
-                            + BackboneEmbedder.backbonePrefixes.map { "'\($0)'" }.joined(separator: ", ")
-                            + "); it holds \(file.tensors.count) tensors\(sample.isEmpty ? "" : ", e.g. \(sample)")")
-        }
-        guard let cls = file.shape(of: prefix + "cls_token"), cls.count == 3,
-              let patch = file.shape(of: prefix + "patch_embed.proj.weight"), patch.count == 4 else {
-            throw EvalError(.weights, "\(path): '\(prefix)cls_token' [1, 1, C] and '\(prefix)patch_embed.proj.weight' "
-                            + "[C, 3, p, p] are needed to read the backbone's dimensions")
-        }
-        let C = cls[2], P = patch[2], depth = Self.blockCount(file, prefix: prefix)
+        let weights: BackboneWeights
+        do { weights = try BackboneWeights(file) } catch { throw EvalError(.weights, error.description) }
+        let prefix = weights.prefix, C = weights.embedDim, P = weights.patchSize, depth = weights.depth
         var H: Int
         var name: String
         if let arch {
@@ -103,17 +96,6 @@ public struct BackboneSource: Sendable {
         do { try config.validate() } catch { throw EvalError(.configuration, "\(path): \(error)") }
         return BackboneSource(weightsPath: path, architecture: config, name: "\(name)/\(P)", prefix: prefix,
                               checkpoint: nil)
-    }
-
-    /// 1 + the largest N of `prefix + "blocks.N."` names.
-    static func blockCount(_ file: SafeTensorsFile, prefix: String) -> Int {
-        let head = prefix + "blocks."
-        var count = 0
-        for name in file.names where name.hasPrefix(head) {
-            let rest = name.dropFirst(head.count)
-            if let dot = rest.firstIndex(of: "."), let l = Int(rest[..<dot]), l >= 0 { count = max(count, l + 1) }
-        }
-        return count
     }
 
     /// Loads the backbone for feature extraction (eval mode, native image size from `pos_embed`).

@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import SafeTensors
 
 /// Features of a labelled image set: `features` (N, C) row-major, one integer label per row, the class names in
 /// label order, and where they came from. Written and read as safetensors (`features` [N, C] F32, `labels` [N]

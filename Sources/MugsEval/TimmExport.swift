@@ -1,5 +1,6 @@
 import Foundation
 import MugsModel
+import SafeTensors
 
 /// `mugs export`: the teacher backbone under plain timm names, so that
 /// `timm.create_model('vit_small_patch16_224', num_classes=0)` (or the call `timmCall` gives for other presets and

@@ -4,6 +4,7 @@ import CoordinatorDaemon
 import JobCommon
 import WorkerDaemon
 import MugsModel
+import SafeTensors
 #if canImport(Glibc)
 import Glibc
 #endif

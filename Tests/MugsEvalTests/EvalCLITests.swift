@@ -2,6 +2,7 @@ import Foundation
 import MugsData
 import MugsEval
 import MugsModel
+import SafeTensors
 import Testing
 
 /// The `mugs eval knn`, `mugs export` and `mugs attention` commands end to end through the built executable.

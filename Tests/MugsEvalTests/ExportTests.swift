@@ -2,6 +2,7 @@ import Foundation
 import MugsData
 import MugsEval
 import MugsModel
+import SafeTensors
 import Testing
 
 @Suite struct ExportTests {

@@ -1,4 +1,5 @@
 import Foundation
+import SafeTensors
 import Sampling
 import Testing
 @testable import MugsModel

@@ -1,4 +1,5 @@
 import Foundation
+import SafeTensors
 import Testing
 @testable import MugsModel
 
@@ -167,6 +168,22 @@ func writeTinyWeights(to path: String, prefix: String = "") throws {
                                      architecture: ViTConfig(embedDim: 32, depth: 2, heads: 5, patchSize: 4))
         }
         #expect(heads?.kind == .configuration && heads!.description.contains("heads"))
+    }
+
+    /// `BackboneWeights` finds the prefix by itself and reads the dimensions from the shapes alone.
+    @Test func backboneWeightsReadPrefixAndDimensions() throws {
+        let dir = makeTemporaryDirectory("embed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeReducedWeights(to: dir + "/w.safetensors", prefix: "teacher.backbone.")
+        let file = try SafeTensors.read(path: dir + "/w.safetensors")
+        let found = try BackboneWeights(file)
+        #expect(found.prefix == "teacher.backbone." && found.embedDim == 32 && found.patchSize == 4)
+        #expect(found.grid == 4 && found.imageSize == 16 && found.depth == 2)
+        let fixture = try SafeTensors.read(path: fixturePath("vit_reduced.safetensors"))
+        let given = try BackboneWeights(fixture, prefix: "param.")
+        #expect(given.prefix == "param." && given.embedDim == 32 && given.depth == 2)
+        let channels = #expect(throws: EmbedError.self) { try BackboneWeights(file, inChannels: 1) }
+        #expect(channels?.kind == .weights && channels!.description.contains("expected [32, 1, p, p]"))
     }
 
     @Test func badInputsAreNamedErrors() throws {

@@ -1,65 +1,43 @@
+import SafeTensors
+
 /// A ViT backbone loaded from safetensors weights for feature extraction: the [CLS] token after the final norm,
 /// in evaluation mode (no drop path) — the feature DINO/Mugs kNN evaluation uses and `mugs embed` writes.
 ///
-/// The weights are a backbone under plain timm names (`cls_token`, `pos_embed`, `patch_embed.proj.weight`,
-/// `blocks.N.…`, `norm.…`, as `mugs export` writes), optionally under a prefix (`teacher.backbone.` in a
-/// checkpoint). Embedding dim, patch size, depth and the native image size (from `pos_embed`) are checked against
-/// the architecture before anything is loaded; each mismatch is an error that names the tensor and both values.
-/// The number of heads cannot be read from the weights (qkv is [3C, C] for any head count); it comes from the
-/// architecture.
+/// The backbone is found in the file by `BackboneWeights` (plain timm names, optionally under a prefix such as
+/// `teacher.backbone.`). Embedding dim, patch size, depth and the native image size (from `pos_embed`) are checked
+/// against the architecture before anything is loaded; each mismatch is an error that names the tensor and both
+/// values. The number of heads cannot be read from the weights (qkv is [3C, C] for any head count); it comes from
+/// the architecture.
 public final class BackboneEmbedder {
     public let vit: VisionTransformer
     public let params: ParameterBuffer
     /// The prefix the backbone was found under ("" for plain timm names).
     public let prefix: String
 
-    /// Prefixes tried in order when none is given: plain names, then checkpoint and wrapper conventions.
-    public static let backbonePrefixes = ["", "teacher.backbone.", "teacher.", "backbone.", "module.backbone.",
-                                          "module."]
-
     /// Loads the backbone of `architecture` (its embedDim, depth, heads, patchSize, mlpRatio, inChannels; the
     /// image size is taken from `pos_embed`) from `weights`. `name` is the architecture's name for messages.
     public init(weights: SafeTensorsFile, architecture: ViTConfig, name: String = "the architecture",
                 prefix: String? = nil) throws(EmbedError) {
         let file = weights.path
-        let prefix = try Self.resolvePrefix(weights, given: prefix)
-        func shape(_ key: String) throws(EmbedError) -> [Int] {
-            guard let s = weights.shape(of: prefix + key) else {
-                throw EmbedError(.weights, "\(file): no tensor '\(prefix + key)' (the backbone's \(key))")
-            }
-            return s
+        let found = try BackboneWeights(weights, prefix: prefix, inChannels: architecture.inChannels)
+        let prefix = found.prefix
+        let C = architecture.embedDim, P = architecture.patchSize
+        func shape(_ key: String) -> [Int] { weights.shape(of: prefix + key) ?? [] }  // present: `found` checked it
+        guard found.embedDim == C else {
+            throw EmbedError(.weights, "\(file): the weights have embedding dim \(found.embedDim) "
+                             + "('\(prefix)cls_token' is \(shape("cls_token"))) but \(name) has \(C)")
         }
-        let C = architecture.embedDim, P = architecture.patchSize, Cin = architecture.inChannels
-        let cls = try shape("cls_token")
-        guard cls.count == 3, cls[0] == 1, cls[1] == 1 else {
-            throw EmbedError(.weights, "\(file): '\(prefix)cls_token' has shape \(cls), expected [1, 1, C]")
+        guard found.patchSize == P else {
+            throw EmbedError(.weights, "\(file): the weights use patch size \(found.patchSize) ('\(prefix)"
+                             + "patch_embed.proj.weight' is \(shape("patch_embed.proj.weight"))) but the patch size "
+                             + "given is \(P)")
         }
-        guard cls[2] == C else {
-            throw EmbedError(.weights, "\(file): the weights have embedding dim \(cls[2]) ('\(prefix)cls_token' "
-                             + "is \(cls)) but \(name) has \(C)")
-        }
-        let patch = try shape("patch_embed.proj.weight")
-        guard patch.count == 4, patch[0] == C, patch[1] == Cin, patch[2] == patch[3] else {
-            throw EmbedError(.weights, "\(file): '\(prefix)patch_embed.proj.weight' has shape \(patch), expected "
-                             + "[\(C), \(Cin), p, p]")
-        }
-        guard patch[2] == P else {
-            throw EmbedError(.weights, "\(file): the weights use patch size \(patch[2]) ('\(prefix)"
-                             + "patch_embed.proj.weight' is \(patch)) but the patch size given is \(P)")
-        }
-        let pos = try shape("pos_embed")
-        let n = pos.count == 3 ? Int(Double(max(pos[1] - 1, 0)).squareRoot().rounded()) : 0
-        guard pos.count == 3, pos[0] == 1, pos[2] == C, n > 0, n * n == pos[1] - 1 else {
-            throw EmbedError(.weights, "\(file): '\(prefix)pos_embed' has shape \(pos), expected [1, 1 + n², \(C)] "
-                             + "for an n×n patch grid")
-        }
-        let depth = Self.blockCount(weights, prefix: prefix)
-        guard depth == architecture.depth else {
-            throw EmbedError(.weights, "\(file): the weights have \(depth) blocks under '\(prefix)blocks.' but "
-                             + "\(name) has depth \(architecture.depth)")
+        guard found.depth == architecture.depth else {
+            throw EmbedError(.weights, "\(file): the weights have \(found.depth) blocks under '\(prefix)blocks.' "
+                             + "but \(name) has depth \(architecture.depth)")
         }
         var config = architecture
-        config.imageSize = n * P
+        config.imageSize = found.imageSize
         config.relationBlocks = 0
         config.dropPathRate = 0
         do {
@@ -96,32 +74,6 @@ public final class BackboneEmbedder {
     /// Native input size of the position embedding, in pixels.
     public var imageSize: Int { vit.config.imageSize }
     public var embedDim: Int { vit.config.embedDim }
-
-    private static func resolvePrefix(_ weights: SafeTensorsFile, given: String?) throws(EmbedError) -> String {
-        if let given {
-            guard weights.contains(given + "cls_token") else {
-                throw EmbedError(.weights, "\(weights.path): no backbone under prefix '\(given)' (no tensor "
-                                 + "'\(given)cls_token')")
-            }
-            return given
-        }
-        if let found = backbonePrefixes.first(where: { weights.contains($0 + "cls_token") }) { return found }
-        let tried = backbonePrefixes.map { "'\($0)cls_token'" }.joined(separator: ", ")
-        let sample = weights.names.prefix(5).joined(separator: ", ")
-        throw EmbedError(.weights, "\(weights.path): no ViT backbone found: none of \(tried) is in the file (it has "
-                         + "\(weights.tensors.count) tensors\(sample.isEmpty ? "" : ", e.g. \(sample)"))")
-    }
-
-    /// 1 + the largest N of `prefix + "blocks.N."` names (0 when there are none).
-    private static func blockCount(_ weights: SafeTensorsFile, prefix: String) -> Int {
-        let head = prefix + "blocks."
-        var count = 0
-        for name in weights.names where name.hasPrefix(head) {
-            let rest = name.dropFirst(head.count)
-            if let dot = rest.firstIndex(of: "."), let l = Int(rest[..<dot]), l >= 0 { count = max(count, l + 1) }
-        }
-        return count
-    }
 
     /// CLS features (N, C) of images (N, Cin, H, W), `batch` images per forward. H and W must be multiples of the
     /// patch size (any multiple: the position embedding is interpolated as the reference does).

@@ -1,4 +1,5 @@
 import Foundation
+import SafeTensors
 
 /// What a checkpoint's state.json says.
 public struct CheckpointInfo: Sendable {

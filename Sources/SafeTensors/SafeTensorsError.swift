@@ -3,6 +3,7 @@ import Foundation
 /// Why a safetensors file could not be read or written. `description` is a sentence for a person: it names the
 /// file, the tensor where there is one, and what is wrong. Tests match on `kind`.
 public struct SafeTensorsError: Error, Equatable, CustomStringConvertible, LocalizedError {
+    /// What went wrong, for code that reacts to it (the message is for people).
     public enum Kind: String, Sendable, Equatable {
         /// Opening, reading, writing, syncing or renaming failed (the message carries the OS error).
         case io
@@ -50,6 +51,7 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible, Local
         case invalidArgument
     }
 
+    /// What went wrong.
     public let kind: Kind
     /// The file (or `<memory>` for byte buffers).
     public let path: String
@@ -58,6 +60,7 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible, Local
     /// What is wrong, in words.
     public let message: String
 
+    /// An error of `kind` about the file at `path` (and `tensor`, when there is one).
     public init(_ kind: Kind, path: String, tensor: String? = nil, _ message: String) {
         self.kind = kind
         self.path = path
@@ -65,10 +68,12 @@ public struct SafeTensorsError: Error, Equatable, CustomStringConvertible, Local
         self.message = message
     }
 
+    /// `safetensors file PATH: tensor 'NAME': MESSAGE`.
     public var description: String {
         let what = tensor.map { "tensor '\($0)': " } ?? ""
         return "safetensors file \(path): \(what)\(message)"
     }
 
+    /// The same sentence as `description`, for Foundation's `localizedDescription`.
     public var errorDescription: String? { description }
 }

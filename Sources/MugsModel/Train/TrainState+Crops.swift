@@ -1,3 +1,5 @@
+import SafeTensors
+
 /// The inputs of one step read from a crops file (`mugs debug-step --crops`), checked against the config:
 ///
 ///     teacher_global [2, B, 3, G, G]    student_global [2, B, 3, G, G]    student_local [L, B, 3, l, l]

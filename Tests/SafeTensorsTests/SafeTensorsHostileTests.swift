@@ -1,7 +1,7 @@
 import Foundation
+import SafeTensors
 import Sampling
 import Testing
-@testable import MugsModel
 
 /// Malformed and hostile files: each must give its typed error (through the in-memory and the file path), and a
 /// fixed-seed random-mutation fuzz of a valid file must never trap.

@@ -1,4 +1,5 @@
 import Foundation
+import SafeTensors
 #if canImport(Glibc)
 import Glibc
 #endif

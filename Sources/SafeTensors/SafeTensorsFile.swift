@@ -53,9 +53,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Tensor names in header order.
     public var names: [String] { tensors.map(\.name) }
 
+    /// Whether the file has a tensor named `name`.
     public func contains(_ name: String) -> Bool { index[name] != nil }
+    /// The header entry of the tensor named `name`, nil when there is none.
     public func info(_ name: String) -> SafeTensorInfo? { index[name].map { tensors[$0] } }
+    /// The shape of the tensor named `name`, nil when there is none.
     public func shape(of name: String) -> [Int]? { info(name)?.shape }
+    /// The element type of the tensor named `name`, nil when there is none.
     public func dtype(of name: String) -> SafeTensorsDType? { info(name)?.dtype }
 
     /// The named tensor converted to Float32.

@@ -1,7 +1,10 @@
 /// One tensor as a safetensors header describes it.
 public struct SafeTensorInfo: Sendable, Equatable {
+    /// The tensor's name (the header key).
     public let name: String
+    /// Element type as stored.
     public let dtype: SafeTensorsDType
+    /// Dimensions, outermost first (`[]` for a scalar).
     public let shape: [Int]
     /// Number of elements (1 for a scalar `[]`, 0 when a dimension is 0).
     public let count: Int

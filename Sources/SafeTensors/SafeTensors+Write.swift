@@ -3,11 +3,14 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import JSONText
 
 /// A Float32 tensor to write: its name, shape and values (owned, or borrowed from memory that must stay valid
 /// until the write returns, e.g. a `ParameterBuffer` view).
 public struct SafeTensorsEntry {
+    /// The tensor's name in the header (non-empty, not `__metadata__`).
     public let name: String
+    /// Dimensions, outermost first; their product must equal the number of values.
     public let shape: [Int]
     let storage: Storage
 
@@ -16,10 +19,12 @@ public struct SafeTensorsEntry {
         case borrowed(UnsafeBufferPointer<Float>)
     }
 
+    /// An entry owning a copy of `tensor`'s shape and values.
     public init(_ name: String, _ tensor: HostTensor) {
         self.init(name, shape: tensor.shape, values: tensor.data)
     }
 
+    /// An entry owning `values` (row-major).
     public init(_ name: String, shape: [Int], values: [Float]) {
         self.name = name
         self.shape = shape
@@ -46,16 +51,6 @@ public struct SafeTensorsEntry {
             return try a.withUnsafeBytes { raw in Result { () throws(SafeTensorsError) in try body(raw) } }.get()
         case let .borrowed(p):
             return try body(UnsafeRawBufferPointer(p))
-        }
-    }
-}
-
-extension ParameterBuffer {
-    /// Every tensor of the layout as a borrowed entry named `prefix + name` (padding excluded). The buffer must
-    /// outlive the write.
-    public func safeTensorsEntries(prefix: String = "") -> [SafeTensorsEntry] {
-        layout.specs.map { spec in
-            SafeTensorsEntry(prefix + spec.name, shape: spec.shape, borrowing: UnsafeBufferPointer(self[spec.name]))
         }
     }
 }
@@ -121,7 +116,7 @@ extension SafeTensors {
         var first = true
         if !metadata.isEmpty {
             json += "\"__metadata__\":{"
-            json += metadata.sorted { $0.key < $1.key }.map { quote($0.key) + ":" + quote($0.value) }
+            json += metadata.sorted { $0.key < $1.key }.map { jsonString($0.key) + ":" + jsonString($0.value) }
                 .joined(separator: ",")
             json += "}"
             first = false
@@ -144,7 +139,7 @@ extension SafeTensors {
                                        "shape \(t.shape) does not match its \(t.count) values")
             }
             let end = offset + 4 * t.count
-            json += (first ? "" : ",") + quote(t.name)
+            json += (first ? "" : ",") + jsonString(t.name)
             json += ":{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],"
             json += "\"data_offsets\":[\(offset),\(end)]}"
             offset = end
@@ -159,25 +154,6 @@ extension SafeTensors {
         for i in 0 ..< 8 { out.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
         out += header
         return out
-    }
-
-    /// A JSON string literal: quote, backslash and control characters escaped, everything else as UTF-8.
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
     }
 
     private static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer, path: String) throws(SafeTensorsError) {

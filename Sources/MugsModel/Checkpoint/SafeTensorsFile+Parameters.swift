@@ -1,3 +1,5 @@
+import SafeTensors
+
 extension SafeTensorsFile {
     /// Fills every tensor of `buffer`'s layout from the file tensor named `prefix + name`, converting to Float32.
     ///
