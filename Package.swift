@@ -38,13 +38,16 @@ targets += [
 // MARK: safetensors — reading and writing the safetensors format, HostTensor (no BLAS, no model types)
 targets += [
     .target(name: "SafeTensors", dependencies: ["JSONText"], swiftSettings: native),
-    .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Sampling"], resources: [.copy("Fixtures")]),
+    .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "Sampling", "TestSupport"],
+                resources: [.copy("Fixtures")]),
+    // Helpers more than one test target uses (test targets cannot import each other).
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
 ]
 
 // MARK: model — ViT + heads forward/backward, losses, memories, AdamW, EMA, checkpoints, backbone embedding
 targets += [
     .target(name: "MugsModel", dependencies: ["CBLAS", "CGemm", "SafeTensors", "Sampling"], swiftSettings: native),
-    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel", "SafeTensors", "Sampling"],
+    .testTarget(name: "MugsModelTests", dependencies: ["MugsModel", "SafeTensors", "Sampling", "TestSupport"],
                 resources: [.copy("Fixtures")]),
 ]
 

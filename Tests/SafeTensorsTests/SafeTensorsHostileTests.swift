@@ -1,6 +1,7 @@
 import Foundation
 import SafeTensors
 import Sampling
+import TestSupport
 import Testing
 
 /// Malformed and hostile files: each must give its typed error (through the in-memory and the file path), and a
