@@ -146,6 +146,51 @@ static inline uint64_t now_ns(void) {
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
+#define PROFILE_SHAPES 512
+static atomic_int profile_on;
+static pthread_mutex_t profile_lock = PTHREAD_MUTEX_INITIALIZER;
+static mugs_gemm_shape profile[PROFILE_SHAPES + 1];  // the last entry collects shapes past the table
+static int profile_count;
+
+void mugs_gemm_profile_enable(int on) {
+    pthread_mutex_lock(&profile_lock);
+    if (on) {
+        memset(profile, 0, sizeof profile);
+        profile_count = 0;
+    }
+    atomic_store(&profile_on, on);
+    pthread_mutex_unlock(&profile_lock);
+}
+
+static void profile_add(int transa, int transb, int M, int N, int K, int threads, double flops, double core_s) {
+    pthread_mutex_lock(&profile_lock);
+    mugs_gemm_shape *e = NULL;
+    for (int i = 0; i < profile_count; i++) {
+        mugs_gemm_shape *x = &profile[i];
+        if (x->transa == transa && x->transb == transb && x->M == M && x->N == N && x->K == K && x->threads == threads) {
+            e = x;
+            break;
+        }
+    }
+    if (!e && profile_count < PROFILE_SHAPES) {
+        e = &profile[profile_count++];
+        *e = (mugs_gemm_shape){transa, transb, M, N, K, threads, 0, 0, 0};
+    }
+    if (!e) e = &profile[PROFILE_SHAPES];
+    e->calls += 1;
+    e->flops += flops;
+    e->core_seconds += core_s;
+    pthread_mutex_unlock(&profile_lock);
+}
+
+int mugs_gemm_profile_read(mugs_gemm_shape *out, int max) {
+    pthread_mutex_lock(&profile_lock);
+    int n = profile_count + (profile[PROFILE_SHAPES].calls > 0 ? 1 : 0);
+    for (int i = 0; i < n && i < max; i++) out[i] = i < profile_count ? profile[i] : profile[PROFILE_SHAPES];
+    pthread_mutex_unlock(&profile_lock);
+    return n;
+}
+
 int mugs_sgemm(int engine, int threads, int transa, int transb, int M, int N, int K, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     uint64_t t0 = now_ns();
@@ -160,6 +205,8 @@ int mugs_sgemm(int engine, int threads, int transa, int transb, int M, int N, in
     uint64_t dt = now_ns() - t0;
     atomic_fetch_add_explicit(&gemm_flops, 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K, memory_order_relaxed);
     atomic_fetch_add_explicit(&gemm_core_ns, dt * (uint64_t)(threads > 0 ? threads : 1), memory_order_relaxed);
+    if (atomic_load_explicit(&profile_on, memory_order_relaxed))
+        profile_add(transa, transb, M, N, K, threads, 2.0 * M * N * K, dt * 1e-9 * (threads > 0 ? threads : 1));
     return status;
 }
 

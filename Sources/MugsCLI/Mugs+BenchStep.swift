@@ -33,6 +33,9 @@ extension Mugs {
         @Option(help: "Compute threads (BLAS and loops).")
         var threads: Int = 2
 
+        @Flag(help: "Profile the matrix products of the timed steps by shape and print the costliest.")
+        var gemmProfile = false
+
         @Option(help: "GEMM engine: auto (by CPU features), onednn or openblas (default: $MUGS_GEMM, else auto).")
         var gemm: GemmEngine.Choice = GemmEngine.environmentChoice
 
@@ -73,6 +76,7 @@ extension Mugs {
             var times: [Double] = [], phases: [[Double]] = [], gemmRates: [Double] = []
             var meter = GemmMeter()
             for i in 0 ..< warmup + steps {
+                if gemmProfile && i == warmup { BLAS.profileShapes(true) }
                 let seeds = (0 ..< B).map { UInt64(i * B + $0) }
                 let t0 = DispatchTime.now().uptimeNanoseconds
                 try tg.withUnsafeBufferPointer { t in
@@ -103,6 +107,7 @@ extension Mugs {
                     phases.append([p.teacherForward, p.studentForward, p.losses, p.backward, Double(t2 - t1) * 1e-9])
                 }
             }
+            if gemmProfile { printShapeProfile(steps: steps) }
             let names = ["teacher fwd", "student fwd", "losses", "backward", "update (clip+AdamW+EMA+queues)"]
             var parts: [String] = []
             for (k, name) in names.enumerated() { parts.append("\(name) \(fmt(median(phases.map { $0[k] })))") }
@@ -112,6 +117,34 @@ extension Mugs {
             print("RESULT preset=\(preset) batch=\(B) threads=\(threads) s/step median \(fmt(med)) min \(fmt(times.min()!)) "
                   + "max \(fmt(times.max()!)) | img/s median \(fmt(Double(B) / med, 2)) (min \(fmt(Double(B) / times.max()!, 2)) "
                   + "max \(fmt(Double(B) / times.min()!, 2)))")
+        }
+
+        /// The timed steps' matrix products by shape: per step, the costliest shapes that together take 90 % of the
+        /// core-time (at most 40), and the rest summed.
+        private func printShapeProfile(steps: Int) {
+            BLAS.profileShapes(false)
+            let all = BLAS.shapeProfile, per = 1 / Double(steps)
+            let total = all.reduce(0) { $0 + $1.coreSeconds }, totalFlops = all.reduce(0) { $0 + $1.flops }
+            print("gemm shapes per step (core-seconds = wall × threads of each call; \(all.count) shapes, "
+                  + "\(fmt(totalFlops * per * 1e-9, 1)) GFLOP in \(fmt(total * per)) core-s):")
+            print("   core-s  share  GFLOP/s   calls  op      M      N      K  thr")
+            var shown = 0, covered = 0.0
+            while shown < min(all.count, 40) && covered < 0.9 * total {
+                covered += all[shown].coreSeconds
+                shown += 1
+            }
+            for s in all.prefix(shown) {
+                let op = (s.transA ? "T" : "N") + (s.transB ? "T" : "N")
+                print(String(format: "  %7.3f  %4.1f%%  %7.1f  %6d  %@  %6d %6d %6d  %3d", s.coreSeconds * per,
+                             100 * s.coreSeconds / max(total, 1e-12), s.gflopPerSecond, s.calls / steps, op, s.M, s.N,
+                             s.K, s.threads))
+            }
+            let rest = all.dropFirst(shown)
+            if !rest.isEmpty {
+                let c = rest.reduce(0) { $0 + $1.coreSeconds }, f = rest.reduce(0) { $0 + $1.flops }
+                print(String(format: "  %7.3f  %4.1f%%  %7.1f  (%d more shapes)", c * per, 100 * c / max(total, 1e-12),
+                             c > 0 ? f / c * 1e-9 : 0, rest.count))
+            }
         }
 
         private func median(_ x: [Double]) -> Double {

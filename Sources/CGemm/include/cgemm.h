@@ -59,6 +59,21 @@ int mugs_sgemm(int engine, int threads, int transa, int transb, int M, int N, in
 /// The GEMM counters since the process started: flops and core-seconds (call wall time × its threads).
 void mugs_gemm_counters(double *flops, double *core_seconds);
 
+/// One GEMM shape's totals in the shape profile.
+typedef struct {
+    int transa, transb, M, N, K, threads;
+    uint64_t calls;
+    double flops, core_seconds;
+} mugs_gemm_shape;
+
+/// Starts (1) or stops (0) the shape profile: while on, every `mugs_sgemm` call also adds to its shape's totals
+/// (a short critical section per call, so it is off unless asked for). Starting clears the totals.
+void mugs_gemm_profile_enable(int on);
+
+/// Copies up to `max` shapes of the profile into `out`, in first-seen order; returns how many there are (shapes
+/// past the table's 512 are summed into one entry with M = N = K = 0).
+int mugs_gemm_profile_read(mugs_gemm_shape *out, int max);
+
 /// The measured peak of fused multiply-adds on the calling thread, GFLOP/s (2 flops per lane per FMA), with
 /// 512-bit vectors when `width` is 512 (needs AVX-512F) or 256-bit when 256 (needs AVX2+FMA); 0 when not
 /// available. Runs for about `seconds`.

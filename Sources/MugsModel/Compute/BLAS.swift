@@ -55,6 +55,33 @@ public enum BLAS {
     }
 }
 
+/// The totals of one GEMM shape (transposes, dimensions, threads) in the shape profile.
+public struct GemmShapeStat: Sendable, Equatable {
+    public var transA: Bool, transB: Bool
+    public var M: Int, N: Int, K: Int, threads: Int
+    public var calls: Int
+    public var flops: Double, coreSeconds: Double
+
+    /// GFLOP/s per call while it ran, on its threads.
+    public var gflopPerSecond: Double { coreSeconds > 0 ? flops / coreSeconds * Double(max(1, threads)) * 1e-9 : 0 }
+}
+
+extension BLAS {
+    /// Starts (clearing it) or stops the per-shape profile of matrix products (off by default: it takes a lock per
+    /// call). `mugs bench step --gemm-profile` uses it.
+    public static func profileShapes(_ on: Bool) { mugs_gemm_profile_enable(on ? 1 : 0) }
+
+    /// The profile's shapes, most core-time first.
+    public static var shapeProfile: [GemmShapeStat] {
+        var raw = [mugs_gemm_shape](repeating: mugs_gemm_shape(), count: 513)
+        let n = Int(raw.withUnsafeMutableBufferPointer { mugs_gemm_profile_read($0.baseAddress, 513) })
+        return raw.prefix(min(n, raw.count)).map {
+            GemmShapeStat(transA: $0.transa != 0, transB: $0.transb != 0, M: Int($0.M), N: Int($0.N), K: Int($0.K),
+                          threads: Int($0.threads), calls: Int($0.calls), flops: $0.flops, coreSeconds: $0.core_seconds)
+        }.sorted { $0.coreSeconds > $1.coreSeconds }
+    }
+}
+
 /// GEMM throughput between two readings of `BLAS.counters`: flops / core-seconds × threads, i.e. what the matrix
 /// products ran at on `threads` cores while they ran.
 public struct GemmMeter: Sendable {
