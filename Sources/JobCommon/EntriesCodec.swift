@@ -22,15 +22,18 @@ public enum EntriesCodec {
     /// The float sections of `b` images of `e`, in layout order — the one description of the layout that every
     /// encoding below walks: instance targets (2·b·Di), local-group targets (2·b·Dl), teacher memory (b·C), student
     /// memory (b·C).
-    static func sections(_ e: StepEntries, b: Int) -> [(base: UnsafeMutablePointer<Float>, count: Int)] {
-        [(e.instanceTargets, 2 * b * e.instanceDim), (e.localGroupTargets, 2 * b * e.localGroupDim),
-         (e.teacherMemory, b * e.memoryDim), (e.studentMemory, b * e.memoryDim)]
+    /// (A closure rather than an array: the codec runs inside every step, which allocates nothing.)
+    static func forEachSection(_ e: StepEntries, b: Int, _ body: (UnsafeMutablePointer<Float>, Int) -> Void) {
+        body(e.instanceTargets, 2 * b * e.instanceDim)
+        body(e.localGroupTargets, 2 * b * e.localGroupDim)
+        body(e.teacherMemory, b * e.memoryDim)
+        body(e.studentMemory, b * e.memoryDim)
     }
 
     /// Copies the float sections of `e` to `out`, back to back; returns the bytes copied.
     static func write(_ e: StepEntries, b: Int, to out: UnsafeMutableRawPointer) -> Int {
         var o = 0
-        for (p, n) in sections(e, b: b) {
+        forEachSection(e, b: b) { p, n in
             (out + o).copyMemory(from: p, byteCount: 4 * n)
             o += 4 * n
         }
@@ -40,7 +43,7 @@ public enum EntriesCodec {
     /// Copies back-to-back float sections from `bytes` into `e`.
     static func read(_ e: StepEntries, b: Int, from bytes: UnsafeRawPointer) {
         var o = 0
-        for (p, n) in sections(e, b: b) {
+        forEachSection(e, b: b) { p, n in
             UnsafeMutableRawPointer(p).copyMemory(from: bytes + o, byteCount: 4 * n)
             o += 4 * n
         }

@@ -23,9 +23,8 @@ public struct WorkerMachine: Sendable {
     }
 
     public let settings: Settings
-    /// The job the cache belongs to, and its sampling plan (nil until a welcome has been set up).
-    public private(set) var job: (identity: JobIdentity, plan: EpochPlan)?
-    private var schedule: SampleSchedule?
+    /// The job the cache belongs to and its samples (`schedule.plan` is its sampling plan); nil until set up.
+    public private(set) var job: (identity: JobIdentity, schedule: SampleSchedule)?
     /// The step the cache is at (−1: no valid state).
     public private(set) var cacheStep = -1
     /// The current generation (−1: none yet), this worker's rank in it and the ring size.
@@ -67,8 +66,7 @@ public struct WorkerMachine: Sendable {
                 out.append(.setUpJob(identity))
             }
         case let .jobSetUp(identity, plan):
-            job = (identity, plan)
-            schedule = SampleSchedule(plan: plan)
+            job = (identity, SampleSchedule(plan: plan))
             out += close()
             out += moveCache(to: -1)
         case let .jobSetupFailed(reason):
@@ -92,7 +90,7 @@ public struct WorkerMachine: Sendable {
             out += close()
             guard let j = job, (0 ..< endpoints.count).contains(r) else { break }
             generation = g; rank = r; worldSize = endpoints.count; firstStep = first
-            let size = EpochPlan.slice(rank: r, worldSize: worldSize, batch: j.plan.globalBatch).count
+            let size = EpochPlan.slice(rank: r, worldSize: worldSize, batch: j.schedule.plan.globalBatch).count
             out.append(.openGeneration(generation: g, rank: r, endpoints: endpoints, firstStep: first, sliceSize: size))
         case let .generationOpened(g):
             guard g == generation, job != nil, !isOpen else { break }
@@ -114,12 +112,12 @@ public struct WorkerMachine: Sendable {
             out.append(.log(event: "abort", "generation \(g) aborted: \(reason)"))
             out += close()
         case let .planned(g, step):
-            guard g == generation, isOpen, let j = job else { break }
+            guard g == generation, isOpen, job != nil else { break }
             guard plans.last.map({ step > $0.step }) ?? true else {
                 out.append(.log(event: "error", "plan for step \(step) after step \(plans.last!.step): ignored"))
                 break
             }
-            plans.append(plannedStep(step, plan: j.plan))
+            plans.append(plannedStep(step))
             out += submit()
         case let .stepApplied(g, step):
             guard g == generation else { break }
@@ -208,9 +206,9 @@ public struct WorkerMachine: Sendable {
     }
 
     /// This rank's share of `step`, derived from the job's plan.
-    private mutating func plannedStep(_ step: Int, plan: EpochPlan) -> PlannedStep {
-        let samples = schedule!.samples(step: step, rank: rank, worldSize: worldSize)
+    private mutating func plannedStep(_ step: Int) -> PlannedStep {
+        let samples = job!.schedule.samples(step: step, rank: rank, worldSize: worldSize)
         return PlannedStep(generation: generation, step: step, rank: rank, worldSize: worldSize,
-                           epoch: plan.epoch(ofStep: step), indices: samples.map { Int($0) })
+                           epoch: job!.schedule.plan.epoch(ofStep: step), indices: samples.map { Int($0) })
     }
 }

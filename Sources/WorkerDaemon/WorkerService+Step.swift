@@ -66,11 +66,12 @@ extension WorkerService {
             let n = EntriesCodec.pack(out.entries, into: entriesBlock!)
             try ring.allGather(UnsafeRawBufferPointer(start: entriesBlock!, count: n), into: gathered, step: UInt64(p.step))
             if firstOnRing { log.log("ring", "generation \(p.generation) links: \(ring.linkSummary)") }
-            let capacities = (0 ..< p.worldSize).map {
-                max(1, EpochPlan.slice(rank: $0, worldSize: p.worldSize, batch: c.batch_size).count)
+            func capacity(_ r: Int) -> Int {
+                max(1, EpochPlan.slice(rank: r, worldSize: p.worldSize, batch: c.batch_size).count)
             }
-            if rankEntries.map(\.capacity) != capacities {
-                rankEntries = capacities.map { StepEntries(capacity: $0, config: c) }
+            if rankEntries.count != p.worldSize
+                || rankEntries.indices.contains(where: { rankEntries[$0].capacity != capacity($0) }) {
+                rankEntries = (0 ..< p.worldSize).map { StepEntries(capacity: capacity($0), config: c) }
             }
             for r in 0 ..< p.worldSize { try EntriesCodec.unpack(gathered.block(r), into: rankEntries[r]) }
             // APPLY: the same update the coordinator applies to its copy.
