@@ -22,6 +22,8 @@ extension Mugs {
             print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")
             print("gemm: \(engine) threads \(threads)")
             if let w = engine.warning { print("warning: \(w)") }
+            print("precision bf16: " + (Precision.bf16.unavailableHere.map { "unavailable: \($0)" }
+                ?? "available (\(engine.library) \(engine.kernels), dnnl_gemm_bf16bf16f32)"))
             print("openblas: \(String(cString: openblas_get_config())), core \(String(cString: openblas_get_corename()))")
             for name in ["MUGS_GEMM", "OPENBLAS_CORETYPE", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "DNNL_MAX_CPU_ISA"] {
                 print("\(name)=\(env[name] ?? "(unset)")")
@@ -35,3 +37,4 @@ extension Mugs {
 }
 
 extension GemmEngine.Choice: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}

@@ -53,9 +53,11 @@ import Testing
         return (student, teacher, memories, try f.tensor("init.center").data)
     }
 
-    static func runFixtureStep() throws -> (TrainStep, StepBuffers, SafeTensorsFile, MugsConfig) {
+    static func runFixtureStep(precision: Precision = .fp32) throws
+        -> (TrainStep, StepBuffers, SafeTensorsFile, MugsConfig) {
         let f = try SafeTensors.read(path: fixturePath("step_reduced.safetensors"))
-        let c = reducedConfig()
+        var c = reducedConfig()
+        c.precision = precision.rawValue
         let pool = ComputePool(threads: 2)
         let step = try TrainStep(config: c, b: c.batch_size, pool: pool)
         let (student, teacher, memories, center) = try initialState(f, step, config: c, strict: true)

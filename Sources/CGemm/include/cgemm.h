@@ -47,14 +47,68 @@ unsigned mugs_onednn_isa(void);
 int mugs_onednn_sgemm(int threads, char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/// 1 when oneDNN is loaded, exports `dnnl_gemm_bf16bf16f32` and runs an ISA with native bf16 dot products
+/// (avx512_core_bf16 or better); bf16 products are then available to `mugs_sgemm`'s mixed calls.
+int mugs_onednn_bf16_available(void);
+
+/// Row-major C(M,N) = alpha·op(A)·op(B) + beta·C with bf16 A and B, fp32 accumulation and fp32 C, through oneDNN's
+/// `dnnl_gemm_bf16bf16f32` on `threads` OpenMP threads (as `mugs_onednn_sgemm`). Needs
+/// `mugs_onednn_bf16_available()`. Returns dnnl_status_t.
+int mugs_onednn_gemm_bf16(int threads, char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha,
+                          const uint16_t *A, int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C,
+                          int64_t ldc);
+
+/// Converts n floats to bf16, rounding to nearest even as VCVTNE2PS2BF16 does: denormal inputs become ±0, NaN
+/// stays NaN (quieted). With `vector` set and a CPU with AVX512_BF16 it uses that instruction; the scalar path
+/// gives the same bits.
+void mugs_bf16_convert(const float *src, uint16_t *dst, int64_t n, int vector);
+
+/// A bf16 copy of an fp32 buffer (`count` floats at `base`), registered for a mixed-precision scope: an operand
+/// inside [base, base + count) is read from `shadow` at the same offset instead of being converted per call.
+typedef struct {
+    const float *base;
+    const uint16_t *shadow;
+    int64_t count;
+} mugs_bf16_shadow;
+
+/// Converts n floats as `mugs_bf16_convert` does (with the vector path), e.g. split over a thread pool.
+typedef void (*mugs_bf16_convert_fn)(void *context, const float *src, uint16_t *dst, int64_t n);
+
+/// Turns the calling thread's mixed-precision scope on (with `count` shadows, which must stay valid and current
+/// until the scope is turned off) or off. Only the calling thread's `mugs_sgemm` calls see it. `convert` (may be
+/// NULL) converts the large contiguous operands that have no shadow, with `context`.
+void mugs_bf16_scope_set(int on, const mugs_bf16_shadow *shadows, int count, mugs_bf16_convert_fn convert,
+                         void *context);
+
+/// Registers, for the calling thread's scope, a bf16 buffer of `count` values standing for the fp32 operand at `p`
+/// (the caller fills it, e.g. with `mugs_bf16_convert_column_sums`, and must not change `p` while pinned), so
+/// that several products read one conversion. Returns the buffer, or NULL when the scope is off, 4 are already
+/// pinned, or allocation failed (the products then convert by themselves). Pins end with `mugs_bf16_unpin` (the
+/// newest first) or when the scope is set.
+uint16_t *mugs_bf16_pin(const float *p, int64_t count);
+void mugs_bf16_unpin(void);
+
+/// For columns lo..<hi of a row-major (rows, cols) matrix: dst = bf16(src) (as `mugs_bf16_convert`) and
+/// sums[c] += Σ_r src[r, c], summed over the rows in order from 0 (the same bits as MugsModel's `columnSums`).
+void mugs_bf16_convert_column_sums(const float *src, uint16_t *dst, float *sums, int64_t rows, int64_t cols,
+                                   int64_t lo, int64_t hi);
+
+/// 1 while the calling thread's scope is on.
+int mugs_bf16_scope_active(void);
+
 /// The engines `mugs_sgemm` dispatches to.
 enum { MUGS_GEMM_OPENBLAS = 0, MUGS_GEMM_ONEDNN = 1 };
 
 /// Row-major C(M,N) = alpha·op(A)·op(B) + beta·C on `engine` with `threads` threads (OpenBLAS: its process-wide
 /// count, set by the caller; oneDNN: as `mugs_onednn_sgemm`). Counts 2·M·N·K flops and the call's wall time ×
-/// threads (core-seconds) into the process's GEMM counters. Returns 0, or oneDNN's failure status.
+/// threads (core-seconds) into the process's GEMM counters. Returns 0, oneDNN's failure status, or -2 when a
+/// conversion buffer could not be allocated.
+///
+/// `mixed`: the product may run in bf16. It does when the calling thread's scope is on, the engine is oneDNN and
+/// `mugs_onednn_bf16_available()`: A and B are rounded to bf16 (from a registered shadow, or converted into a
+/// per-thread buffer), products accumulate in fp32, C stays fp32.
 int mugs_sgemm(int engine, int threads, int transa, int transb, int M, int N, int K, float alpha, const float *A,
-               int lda, const float *B, int ldb, float beta, float *C, int ldc);
+               int lda, const float *B, int ldb, float beta, float *C, int ldc, int mixed);
 
 /// The GEMM counters since the process started: flops and core-seconds (call wall time × its threads).
 void mugs_gemm_counters(double *flops, double *core_seconds);
@@ -62,6 +116,7 @@ void mugs_gemm_counters(double *flops, double *core_seconds);
 /// One GEMM shape's totals in the shape profile.
 typedef struct {
     int transa, transb, M, N, K, threads;
+    int bf16;  ///< 1 for products that ran in bf16
     uint64_t calls;
     double flops, core_seconds;
 } mugs_gemm_shape;

@@ -35,15 +35,19 @@ public enum BLAS {
     /// Row-major C(M,N) = alpha · op(A)(M,K) · op(B)(K,N) + beta · C.
     /// `transA`: A is stored (K,M) and used transposed; `transB`: B is stored (N,K) and used transposed.
     /// lda/ldb/ldc are the row strides of the matrices as stored.
+    /// `mixed`: a network layer's product, which runs in bf16 inside a mixed-precision scope of the calling thread
+    /// (`MixedPrecisionScope.run`, `Precision.bf16`) and in fp32 everywhere else.
     @inline(__always)
     public static func sgemm(transA: Bool = false, transB: Bool = false, M: Int, N: Int, K: Int,
                              alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
                              B: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int) {
+                             beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int, mixed: Bool = false) {
         let status = mugs_sgemm(engine == .onednn ? 1 : 0, threads, transA ? 1 : 0, transB ? 1 : 0, Int32(M),
-                                Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc))
-        // Only invalid arguments fail, which is a bug in the caller (shapes are checked where they are made).
-        precondition(status == 0, "dnnl_sgemm failed (status \(status)) for M=\(M) N=\(N) K=\(K)")
+                                Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc),
+                                mixed ? 1 : 0)
+        // Only invalid arguments fail, which is a bug in the caller (shapes are checked where they are made); -2 is
+        // an allocation failure of a bf16 conversion buffer.
+        precondition(status == 0, "gemm failed (status \(status)) for M=\(M) N=\(N) K=\(K)")
     }
 
     /// Flops done by matrix products since the process started, and the core-seconds spent in them (each call's
@@ -59,6 +63,8 @@ public enum BLAS {
 public struct GemmShapeStat: Sendable, Equatable {
     public var transA: Bool, transB: Bool
     public var M: Int, N: Int, K: Int, threads: Int
+    /// Ran in bf16 (mixed precision).
+    public var bf16: Bool
     public var calls: Int
     public var flops: Double, coreSeconds: Double
 
@@ -77,7 +83,7 @@ extension BLAS {
         let n = Int(raw.withUnsafeMutableBufferPointer { mugs_gemm_profile_read($0.baseAddress, 513) })
         return raw.prefix(min(n, raw.count)).map {
             GemmShapeStat(transA: $0.transa != 0, transB: $0.transb != 0, M: Int($0.M), N: Int($0.N), K: Int($0.K),
-                          threads: Int($0.threads), calls: Int($0.calls), flops: $0.flops, coreSeconds: $0.core_seconds)
+                          threads: Int($0.threads), bf16: $0.bf16 != 0, calls: Int($0.calls), flops: $0.flops, coreSeconds: $0.core_seconds)
         }.sorted { $0.coreSeconds > $1.coreSeconds }
     }
 }

@@ -103,6 +103,10 @@ extension MugsConfig {
               "Target learning rate at the end of training (cosine schedule)."),
             f("optimizer", o, .choice(\.optimizer, ["adamw"]),
               "Type of optimizer (the reference also offers sgd and lars; mugs implements adamw)."),
+            f("precision", o, .choice(\.precision, Precision.allCases.map(\.rawValue)),
+              "Matrix products of the network's layers in fp32, or bf16 inputs with fp32 accumulation (needs "
+                + "AVX512_BF16; the update path stays fp32).",
+              "--use_fp16 (the reference's GPU mixed precision is fp16 with a loss scaler)"),
 
             f("loss_weights", s, .doubles(\.loss_weights, count: 3, 0 ... 1000),
               "Weights of the instance, local-group and group losses (applied; see docs/CONFIG.md)."),

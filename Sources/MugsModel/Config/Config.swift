@@ -32,6 +32,8 @@ public struct MugsConfig: Sendable, Equatable {
     public var patch_embed_lr_mult = 0.2
     public var min_lr = 1e-6
     public var optimizer = "adamw"
+    /// `Precision` of the network's matrix products ("fp32" or "bf16").
+    public var precision = "fp32"
 
     // MARK: multi-granular supervision
     public var loss_weights: [Double] = [1.0, 1.0, 1.0]
@@ -73,6 +75,9 @@ public struct MugsConfig: Sendable, Equatable {
 
     /// The reference defaults.
     public init() {}
+
+    /// `precision` as a value (the field's check admits only its cases).
+    public var precisionMode: Precision { Precision(rawValue: precision) ?? .fp32 }
 }
 
 extension MugsConfig {

@@ -1,9 +1,11 @@
+import CGemm
+
 /// Fully connected layer in PyTorch's layout: weight [OC, C], bias [OC].
 ///
 /// out(N,OC) = inp(N,C) · weight(OC,C)ᵀ + bias(OC)        (bias optional)
 ///
 /// The bias is written first and the product accumulated onto it (beta = 1), so the output is touched once
-/// by Swift and once by sgemm.
+/// by Swift and once by sgemm. Its products are `mixed`: bf16 inside a mixed-precision scope (`Precision`).
 public func linearForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, N: Int, C: Int, OC: Int) {
     if let bias {
@@ -12,7 +14,7 @@ public func linearForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<F
     KernelProfile.measure(.linearGemm) {
         // out(N,OC) = inp(N,C) · Wᵀ(C,OC) [+ out]
         BLAS.sgemm(transB: true, M: N, N: OC, K: C, A: inp, lda: C, B: weight, ldb: C,
-                   beta: bias == nil ? 0 : 1, C: out, ldc: OC)
+                   beta: bias == nil ? 0 : 1, C: out, ldc: OC, mixed: true)
     }
 }
 
@@ -36,19 +38,38 @@ func linearBackward(dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePo
                     dBias: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
                     inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, N: Int, C: Int, OC: Int,
                     accumulateInput: Bool, pool: ComputePool) {
+    // bf16 scope: dOut is rounded once for both products, in the same pass that sums its columns for dBias.
+    let pinned = mugs_bf16_scope_active() != 0 && (dInp != nil || dWeight != nil)
+        ? mugs_bf16_pin(dOut, Int64(N * OC)) : nil
+    defer { if pinned != nil { mugs_bf16_unpin() } }
+    if let pinned {
+        KernelProfile.measure(.bias) {
+            let sums = dBias ?? UnsafeMutablePointer(mutating: dOut)  // unused when dBias is nil
+            pool.parallelFor((OC + 31) / 32, minChunk: 1) { tiles in
+                let lo = tiles.lowerBound * 32, hi = min(OC, tiles.upperBound * 32)
+                if dBias != nil {
+                    mugs_bf16_convert_column_sums(dOut, pinned, sums, Int64(N), Int64(OC), Int64(lo), Int64(hi))
+                } else {
+                    for r in 0 ..< N {
+                        mugs_bf16_convert(dOut + r * OC + lo, pinned + r * OC + lo, Int64(hi - lo), 1)
+                    }
+                }
+            }
+        }
+    }
     KernelProfile.measure(.linearGemm) {
         if let dInp {
             // dInp(N,C) (+)= dOut(N,OC) · W(OC,C)
             BLAS.sgemm(M: N, N: C, K: OC, A: dOut, lda: OC, B: weight, ldb: C, beta: accumulateInput ? 1 : 0,
-                       C: dInp, ldc: C)
+                       C: dInp, ldc: C, mixed: true)
         }
         if let dWeight {
             // dW(OC,C) += dOutᵀ(OC,N) · inp(N,C)
             BLAS.sgemm(transA: true, M: OC, N: C, K: N, A: dOut, lda: OC, B: inp, ldb: C, beta: 1, C: dWeight,
-                       ldc: C)
+                       ldc: C, mixed: true)
         }
     }
-    if let dBias {
+    if let dBias, pinned == nil {
         KernelProfile.measure(.bias) { columnSums(into: dBias, rows: dOut, N: N, C: OC, pool: pool) }
     }
 }

@@ -63,6 +63,8 @@ public final class TrainStep {
     let dInstance, dLocalGroupOut, dGroup, dCls, dLg, dQuery: ScratchBuffer
     let dOutGlobal, dPreGlobal, dOutLocal, dPreLocal: ScratchBuffer
     var sampleLoss: [[Double]]
+    /// bf16 shadows of the student's and the teacher's parameters, refreshed once per step (`Precision.bf16` only).
+    let mixed: MixedPrecisionScope?
     /// Per-row drop-path seeds of the global and the local crop group (filled each step, allocated once).
     var globalSeeds: [UInt64], localSeeds: [UInt64]
 
@@ -115,6 +117,11 @@ public final class TrainStep {
         sampleLoss = [[Double]](repeating: [Double](repeating: 0, count: b), count: 3)
         globalSeeds = [UInt64](repeating: 0, count: 2 * b)
         localSeeds = [UInt64](repeating: 0, count: L * b)
+        if let reason = c.precisionMode.unavailableHere { throw TrainStepError("precision", reason) }
+        mixed = c.precisionMode == .bf16
+            ? MixedPrecisionScope(shadows: [BF16Shadow(count: student.layout.count),
+                                            BF16Shadow(count: teacher.layout.count)])
+            : nil
     }
 
     /// Buffers for this step's outputs (allocate once, reuse every step).
@@ -134,6 +141,24 @@ public final class TrainStep {
                     teacherTemperature: Double, into out: StepBuffers, pool: ComputePool) throws(TrainStepError) {
         try check(studentParams: studentParams, teacherParams: teacherParams, memories: memories, crops: crops,
                   dropPath: dropPath, globalBatch: B, out: out)
+        guard let mixed else {
+            return runLocal(studentParams: studentParams, teacherParams: teacherParams, memories: memories,
+                            center: center, crops: crops, dropPath: dropPath, globalBatch: B,
+                            teacherTemperature: teacherTemperature, into: out, pool: pool)
+        }
+        // bf16: the weights are rounded once here; every layer product of the step reads them from the shadows.
+        mixed.shadows[0].refresh(from: studentParams.base, pool: pool)
+        mixed.shadows[1].refresh(from: teacherParams.base, pool: pool)
+        mixed.run(pool: pool) {
+            runLocal(studentParams: studentParams, teacherParams: teacherParams, memories: memories, center: center,
+                     crops: crops, dropPath: dropPath, globalBatch: B, teacherTemperature: teacherTemperature,
+                     into: out, pool: pool)
+        }
+    }
+
+    private func runLocal(studentParams: ParameterBuffer, teacherParams: ParameterBuffer, memories: Memories,
+                          center: UnsafePointer<Float>, crops: SliceCrops, dropPath: StepDropPath, globalBatch B: Int,
+                          teacherTemperature: Double, into out: StepBuffers, pool: ComputePool) {
         let c = config, b = b, L = L, C = C, rows = (2 + L) * b
         var t0 = DispatchTime.now().uptimeNanoseconds
         func lap() -> Double {
