@@ -159,6 +159,11 @@ extension CoordinatorService {
             send(.job(.refused(reason: "wrong job token")), to: routingID)
             return
         }
+        if let why = j.refusal(precision: config.precisionMode.rawValue) {
+            refuse(routingID, why)
+            send(.job(.refused(reason: why)), to: routingID)
+            return
+        }
         if let old = idsByRouting[routingID] {
             // The same worker joins again (it lost us, e.g. across a restart of ours): treat as leave + join.
             handle(machine.handle(.left(old, reason: "rejoined")))

@@ -20,17 +20,34 @@ public struct Join: Sendable, Equatable {
     /// The GEMM engine the worker computes with and its kernel family, as `mugs info` names it
     /// (e.g. `onednn (oneDNN 2.6.3, avx512_core_bf16)`); empty when not reported.
     public var gemm: String
+    /// The precisions the worker can run, comma-separated (`fp32` or `fp32,bf16`): the coordinator refuses a worker
+    /// that cannot run the job's.
+    public var precisions: String
+    /// Why a precision is missing from `precisions`, naming the missing CPU feature or library (empty when none is).
+    public var precisionNote: String
 
     public init(workerID: String, host: String, dataEndpoint: String, cores: UInt32, cachedStep: UInt64?,
-                token: String = "", cachedStateHash: UInt64? = nil, gemm: String = "") {
+                token: String = "", cachedStateHash: UInt64? = nil, gemm: String = "", precisions: String = "fp32",
+                precisionNote: String = "") {
         self.token = token
         self.gemm = gemm
+        self.precisions = precisions
+        self.precisionNote = precisionNote
         self.cachedStateHash = cachedStateHash
         self.workerID = workerID
         self.host = host
         self.dataEndpoint = dataEndpoint
         self.cores = cores
         self.cachedStep = cachedStep
+    }
+}
+
+extension Join {
+    /// Why a job of `precision` cannot take this worker (naming the worker, its host and what it lacks), or nil.
+    public func refusal(precision: String) -> String? {
+        if precisions.split(separator: ",").contains(Substring(precision)) { return nil }
+        return "worker \(workerID) on \(host) cannot run this job's precision \(precision)"
+            + (precisionNote.isEmpty ? " (it runs \(precisions.isEmpty ? "none" : precisions))" : ": \(precisionNote)")
     }
 }
 

@@ -16,6 +16,7 @@ extension Envelope {
             w.string(m.token)
             Self.writeOptional(&w, m.cachedStateHash)
             w.string(m.gemm)
+            w.string(m.precisions); w.string(m.precisionNote)
             body = w.bytes
         case let .heartbeat(m):
             var w = ByteWriter()
@@ -158,7 +159,8 @@ extension Envelope {
                                dataEndpoint: try r.string("join.dataEndpoint"), cores: try r.u32("join.cores"),
                                cachedStep: try readOptional(&r, "join.cachedStep"), token: try r.string("join.token"),
                                cachedStateHash: try readOptional(&r, "join.cachedStateHash"),
-                               gemm: try r.string("join.gemm")))
+                               gemm: try r.string("join.gemm"), precisions: try r.string("join.precisions"),
+                               precisionNote: try r.string("join.precisionNote")))
             case .heartbeat:
                 m = .heartbeat(Heartbeat(workerID: try r.string("heartbeat.workerID"),
                                          cachedStep: try readOptional(&r, "heartbeat.cachedStep"),

@@ -16,7 +16,7 @@
 /// never allocate.
 public struct FrameHeader: Sendable, Equatable {
     public static let magic: UInt32 = 0x5347_554D  // bytes "MUGS"
-    public static let currentVersion: UInt16 = 2
+    public static let currentVersion: UInt16 = 3
     public static let size = 80
     /// Largest body frame accepted (control fields; the data frame has its own limit).
     public static let maxBodyLength: UInt64 = 1 << 20

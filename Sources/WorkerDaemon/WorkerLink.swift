@@ -17,6 +17,9 @@ final class WorkerLink {
         private var _gemmGflopPerSecond = 0.0
         /// The GEMM engine and kernel family (`GemmEngine.description`), reported in every join; set before `start`.
         var gemm = ""
+        /// The precisions this worker can run and why any is missing (`Join.precisions`, `Join.precisionNote`); set
+        /// before `start`.
+        var precisions = "fp32", precisionNote = ""
         /// GEMM throughput of the last step, reported in heartbeats.
         var gemmGflopPerSecond: Double {
             get { lock.lock(); defer { lock.unlock() }; return _gemmGflopPerSecond }
@@ -173,7 +176,8 @@ final class WorkerLink {
         let c = shared.cacheStep, h = shared.cacheHash
         send(.join(Join(workerID: settings.workerID, host: settings.host, dataEndpoint: dataEndpoint,
                         cores: UInt32(settings.threads), cachedStep: c >= 0 ? UInt64(c) : nil, token: settings.token,
-                        cachedStateHash: c >= 0 ? h : nil, gemm: shared.gemm)))
+                        cachedStateHash: c >= 0 ? h : nil, gemm: shared.gemm, precisions: shared.precisions,
+                        precisionNote: shared.precisionNote)))
     }
 
     private func drainCoordinator(_ now: Double) {

@@ -74,6 +74,9 @@ public final class WorkerService {
         pool = ComputePool(threads: s.threads)
         gemm = try BLAS.configure(s.gemm, threads: s.threads)
         shared.gemm = gemm.description
+        let bf16 = Precision.bf16.unavailableHere
+        shared.precisions = bf16 == nil ? "fp32,bf16" : "fp32"
+        shared.precisionNote = bf16 ?? ""
         link = try WorkerLink(settings: s, log: log, inbox: inbox, shared: shared)
     }
 
@@ -98,6 +101,9 @@ public final class WorkerService {
         log.log("gemm", "gemm: \(gemm), cpu \(GemmEngine.cpu.summary)",
                 [("gemm_engine", .string(gemm.kind.rawValue)), ("gemm_kernels", .string(gemm.kernels))])
         if let w = gemm.warning { log.log("warning", "gemm: \(w)") }
+        log.log("precision", "precisions: \(shared.precisions)"
+                + (shared.precisionNote.isEmpty ? "" : " (bf16: \(shared.precisionNote))"),
+                [("precisions", .string(shared.precisions))])
         link.start()
         while exitCode == nil {
             // Take every waiting message first (aborts and new generations win over stale plans), then what is due.

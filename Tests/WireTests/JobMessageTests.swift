@@ -143,4 +143,22 @@ import Testing
         }
         #expect(accepted > 0)
     }
+
+    /// A job refuses a worker that cannot run its precision, naming the worker, its host and what it lacks; a worker
+    /// that lists the precision (among others) is taken.
+    @Test func joinsAreRefusedForAPrecisionTheWorkerCannotRun() {
+        let bf16 = Join(workerID: "w1", host: "zen5", dataEndpoint: "tcp://10.0.0.5:5601", cores: 2, cachedStep: nil,
+                        precisions: "fp32,bf16")
+        #expect(bf16.refusal(precision: "fp32") == nil)
+        #expect(bf16.refusal(precision: "bf16") == nil)
+        let old = Join(workerID: "w2", host: "zen2", dataEndpoint: "tcp://10.0.0.6:5601", cores: 2, cachedStep: nil,
+                       precisions: "fp32", precisionNote: "precision bf16 needs AVX512_BF16 (vdpbf16ps)")
+        #expect(old.refusal(precision: "fp32") == nil)
+        #expect(old.refusal(precision: "bf16")
+                == "worker w2 on zen2 cannot run this job's precision bf16: precision bf16 needs AVX512_BF16 (vdpbf16ps)")
+        // "bf1" is not "bf16": the list is matched by whole names.
+        #expect(bf16.refusal(precision: "bf1") != nil)
+        let legacy = Join(workerID: "w3", host: "h", dataEndpoint: "", cores: 1, cachedStep: nil, precisions: "")
+        #expect(legacy.refusal(precision: "fp32") == "worker w3 on h cannot run this job's precision fp32 (it runs none)")
+    }
 }

@@ -5,9 +5,10 @@ import Wire
 let sampleEnvelopes: [Envelope] = [
     Envelope(jobID: 1, generation: 2, step: 3, sender: 4, message: .join(Join(
         workerID: "node-7:4242", host: "nöde-7", dataEndpoint: "tcp://[fe80::1]:5601", cores: 64, cachedStep: nil,
-        gemm: "onednn (oneDNN 2.6.3, avx512_core_bf16)"))),
+        gemm: "onednn (oneDNN 2.6.3, avx512_core_bf16)", precisions: "fp32,bf16"))),
     Envelope(jobID: .max, generation: 0, step: .max, sender: .max, message: .join(Join(
-        workerID: "", host: "", dataEndpoint: "", cores: 0, cachedStep: 0))),
+        workerID: "", host: "", dataEndpoint: "", cores: 0, cachedStep: 0, precisions: "",
+        precisionNote: "precision bf16 needs AVX512_BF16 — «ö»"))),
     Envelope(jobID: 9, generation: 9, step: 100, sender: 1, message: .heartbeat(Heartbeat(
         workerID: "w1", cachedStep: 99, imagesPerSecond: 123.5, gemmGflopPerSecond: 217.25))),
     Envelope(jobID: 9, generation: 10, step: 101, message: .stepPlan(StepPlan(epoch: 3, batchSize: 256, ranks: [
