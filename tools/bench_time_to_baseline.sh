@@ -25,7 +25,9 @@
 #   --stop-when-passed  stop the job at the first checkpoint above the baseline (default: train to the end)
 #   --resume            continue the stopped run in --dir (same config and --every as it was started with)
 # Env:   SCRATCH (SwiftPM scratch path, default .build-release), BIN (prebuilt binaries' directory; skips the build),
-#        PORT (coordinator listen port; control PORT+1, workers' data ports PORT+2, PORT+3; default 5655).
+#        PORT (coordinator listen port; control PORT+1, workers' data ports PORT+2, PORT+3; default 5655),
+#        COORDINATOR_ARGS (extra mugs-coordinator options, e.g. "--online-knn-every 117": the online kNN rows land in
+#        DIR/coordinator.log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -101,7 +103,7 @@ fi
 "$BIN/mugs-coordinator" --data fashion-mnist:train --config "$config" --checkpoint-dir "$dir/ckpt" \
     --listen "tcp://127.0.0.1:$port" --control "127.0.0.1:$((port + 1))" --token-file "$dir/token" \
     --checkpoint-every "$steps_every" --checkpoint-minutes 0 --keep-checkpoints 1000 --log-interval 60 \
-    >> "$dir/coordinator.log" 2>&1 &
+    ${COORDINATOR_ARGS:-} >> "$dir/coordinator.log" 2>&1 &
 coordinator=$!; pids+=("$coordinator")
 for w in 0 1; do
     "$BIN/mugs-worker" --coordinator "tcp://127.0.0.1:$port" --data-port $((port + 2 + w)) --threads 1 \

@@ -26,6 +26,11 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Named config preset (\(MugsConfig.presetNames.joined(separator: ", "))).")
     var preset: String?
 
+    @Option(help: ArgumentHelp("Precision of the layers' matrix products for the whole job, overriding the config's: "
+                               + "fp32, or bf16 (every worker needs AVX512_BF16; others are refused).",
+                               valueName: "fp32|bf16"))
+    var precision: Precision?
+
     @Option(help: "Directory for checkpoints; a checkpoint already there is resumed.")
     var checkpointDir: String
 
@@ -180,6 +185,7 @@ struct CoordinatorCommand: ParsableCommand {
                 logInterval: logInterval, logSamples: logSamples, logFormat: JobLog.Format(rawValue: logFormat)!,
                 onlineKNN: try onlineKNNSettings(), dashboardImages: dashboardImages)
             settings.stepTimeout = stepTimeout
+            settings.precision = precision
             let service = try CoordinatorService(settings: settings, log: log)
             let code = service.run()
             if code != 0 { throw ExitCode(code) }
@@ -191,3 +197,4 @@ struct CoordinatorCommand: ParsableCommand {
         }
     }
 }
+extension Precision: ExpressibleByArgument {}

@@ -127,6 +127,10 @@ public final class CoordinatorService {
             }
             c = given
         }
+        if let p = s.precision, p.rawValue != c.precision {
+            log.log("precision", "precision \(p.rawValue) (--precision; the config says \(c.precision))")
+            c.precision = p.rawValue
+        }
         try c.validate()
         _ = try MultiCropConfig(training: c)
         config = c
@@ -226,6 +230,10 @@ public final class CoordinatorService {
         log.log("gemm", "cpu \(GemmEngine.cpu.summary); the coordinator's update runs no matrix products: each worker "
                 + "names its GEMM engine when it joins, and /status and /metrics show it with its GEMM GFLOP/s",
                 [("cpu", .string(GemmEngine.cpu.summary))])
+        log.log("precision", "precision \(c.precision): "
+                + (c.precisionMode == .bf16 ? "the layers' matrix products in bf16 on every worker (workers without "
+                   + "AVX512_BF16 are refused); the update stays fp32" : "every matrix product in fp32"),
+                [("precision", .string(c.precision))])
         if machine.phase == .finished { finishedReason = "all \(totalSteps) steps were already committed" }
         publishStatus()
     }

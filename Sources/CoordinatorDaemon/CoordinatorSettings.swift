@@ -7,6 +7,8 @@ public struct CoordinatorSettings: Sendable {
     public var dataSpec: String
     /// The training config, or nil to take it from the checkpoint being resumed.
     public var config: MugsConfig?
+    /// Overrides the config's (or the resumed checkpoint's) `precision` (`--precision`).
+    public var precision: Precision?
     public var checkpointDir: String
     /// ZeroMQ endpoint the ROUTER binds, e.g. `tcp://0.0.0.0:5555`.
     public var listen: String

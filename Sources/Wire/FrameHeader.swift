@@ -2,7 +2,7 @@
 ///
 ///     offset size field
 ///      0     4   magic "MUGS"            40  8   aux (type-specific: ring op byte count, ...)
-///      4     2   version (1)             48  4   sender rank
+///      4     2   version (3)             48  4   sender rank
 ///      6     2   type (MessageType)      52  4   segment index
 ///      8     8   job ID                  56  1   phase (RingPhase)
 ///     16     8   generation              57  1   payload frame count (0...2)

@@ -88,8 +88,12 @@ extension JobTests {
             try c1.waitFor("the ring of two and a checkpoint at step ≥ 8", timeout: 90) { e in
                 e.filter { $0["event"] as? String == "generation" }.count >= 2 && Self.checkpointWritten(e, atLeast: 8)
             }
-            let live = try ServedHistory(h.poll("/history", "the checkpoint at step 8", timeout: 10) {
-                ((try? ServedHistory($0))?.checkpointSteps ?? []).contains(8)
+            // The generation event comes before the ring of two's first commit: wait for a step of it in the history too
+            // (on a fast machine the checkpoint at step 8 can land first).
+            let live = try ServedHistory(h.poll("/history", "the checkpoint at step 8 and a step of the ring of two",
+                                                timeout: 30) {
+                guard let s = try? ServedHistory($0) else { return false }
+                return s.checkpointSteps.contains(8) && s.column("ring_size").contains(2)
             })
             // Every committed step once, with the values the log printed for it.
             #expect(live.coversEveryStepOnce() && live.steps.count >= 8, "\(live.steps)")

@@ -19,7 +19,7 @@ import Testing
             RingSegment(phase: .allGather, sequence: 12, segment: 13, operationBytes: 14, payload: [0xAA, 0xBB])))
         let h = e.encodedFrames()[0]
         #expect(Array(h[0 ..< 4]) == Array("MUGS".utf8))
-        #expect(Array(h[4 ..< 8]) == [2, 0, 18, 0])  // version 2, type ringSegment
+        #expect(Array(h[4 ..< 8]) == [3, 0, 18, 0])  // version 3, type ringSegment
         #expect(Array(h[8 ..< 16]) == [8, 7, 6, 5, 4, 3, 2, 1])
         #expect(h[16] == 9 && h[24] == 10 && h[32] == 12 && h[40] == 14 && h[48] == 11 && h[52] == 13)
         #expect(h[56] == RingPhase.allGather.rawValue && h[57] == 1)
