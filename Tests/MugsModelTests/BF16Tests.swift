@@ -1,6 +1,7 @@
 import CGemm
 import Foundation
 import SafeTensors
+import Sampling
 import Testing
 @testable import MugsModel
 
@@ -48,7 +49,7 @@ import Testing
 
     /// Random values: vector and scalar paths agree bit for bit, and every result is the nearest bf16.
     @Test func vectorAndScalarPathsAgreeAndAreNearest() {
-        var rng = SplitMix(seed: 3)
+        var rng = SplitMix64(state: 3)
         let n = 4099
         let src = (0 ..< n).map { _ in Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
             .map { $0.isFinite && abs($0) < 1e30 && abs($0) > 1e-30 ? $0 : 1.5 }
@@ -66,7 +67,7 @@ import Testing
     /// The fused rounding + column sums gives the rounding and exactly `columnSums`'s bits, for widths with and
     /// without a 32-column tail and for any column split.
     @Test func fusedColumnSumsMatchColumnSumsBits() {
-        var rng = SplitMix(seed: 9)
+        var rng = SplitMix64(state: 9)
         for (N, C) in [(37, 96), (5, 45), (64, 7)] {
             let x = (0 ..< N * C).map { _ in Float(rng.unit() * 2 - 1) }
             var want = [Float](repeating: 0.25, count: C), got = want
@@ -112,17 +113,8 @@ import Testing
     }
 }
 
-/// A tiny deterministic generator for the tests above.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    /// A uniform double in [0, 1) (53 bits).
     mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
@@ -137,7 +129,7 @@ struct BF16ComputeTests {
     /// Every transpose case: the bf16 product equals the float64 product of the bf16-rounded inputs up to fp32
     /// accumulation (≤ K · 2⁻²⁴ · Σ|a||b|), reading a registered shadow for one operand and converting the other.
     @Test func mixedProductsAreExactProductsOfRoundedInputs() {
-        var rng = SplitMix(seed: 5)
+        var rng = SplitMix64(state: 5)
         let M = 37, N = 50, K = 70
         for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
             let a = (0 ..< M * K).map { _ in Float(rng.unit() * 2 - 1) }
