@@ -108,7 +108,7 @@ static void load(void) {
     isa = get_isa();
     omp_set_num_threads_p = set_threads;
     // Exported by oneDNN 2.x beside dnnl_sgemm (row-major, the same argument order) though 2.6's dnnl.h does not
-    // declare it; GemmEngineTests check its results against a float64 product of the same bf16 inputs.
+    // declare it; BF16ComputeTests check its results against a float64 product of the same bf16 inputs.
     dnnl_gemm_bf16_p = (gemm_bf16_fn)dlsym(dnnl, "dnnl_gemm_bf16bf16f32");
     dnnl_sgemm_p = sgemm;  // last: a non-null pointer means loaded
 }

@@ -178,7 +178,8 @@ extension Mugs {
                 for r in runners.dropFirst() {
                     // Per-pair ratios too: adjacent steps share the machine's state, so their ratio is steadier.
                     let pairs = zip(runners[0].times, r.times).map { $0 / $1 }
-                    print("RATIO \(r.precision.rawValue)/\(runners[0].precision.rawValue) img/s \(fmt(base / median(r.times)))"
+                    print("RATIO \(r.precision.rawValue)/\(runners[0].precision.rawValue) img/s "
+                          + fmt(base / median(r.times))
                           + " (median of per-step pairs \(fmt(median(pairs))), same run, steps interleaved)")
                 }
             }

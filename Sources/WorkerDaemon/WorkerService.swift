@@ -74,9 +74,9 @@ public final class WorkerService {
         pool = ComputePool(threads: s.threads)
         gemm = try BLAS.configure(s.gemm, threads: s.threads)
         shared.gemm = gemm.description
-        let bf16 = Precision.bf16.unavailableHere
-        shared.precisions = bf16 == nil ? "fp32,bf16" : "fp32"
-        shared.precisionNote = bf16 ?? ""
+        shared.precisions = Precision.allCases.filter { $0.unavailableHere == nil }.map(\.rawValue)
+            .joined(separator: ",")
+        shared.precisionNote = Precision.allCases.compactMap(\.unavailableHere).joined(separator: "; ")
         link = try WorkerLink(settings: s, log: log, inbox: inbox, shared: shared)
     }
 

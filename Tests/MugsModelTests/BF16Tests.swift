@@ -94,7 +94,8 @@ import Testing
         let zen5 = CPUFeatures(x86: true, avx2: true, fma: true, avx512f: true, avx512bw: true, avx512vl: true,
                                avx512dq: true, avx512bf16: true, amxTile: false, amxBF16: false,
                                vendor: "AuthenticAMD", brand: "AMD EPYC", family: 26, model: 2)
-        #expect(Precision.unavailable(.bf16, cpu: zen5, engine: .openblas, oneDNNBF16: true)?.contains("oneDNN") == true)
+        #expect(Precision.unavailable(.bf16, cpu: zen5, engine: .openblas, oneDNNBF16: true)?
+            .contains("oneDNN") == true)
         #expect(Precision.unavailable(.bf16, cpu: zen5, engine: .onednn, oneDNNBF16: false)?
             .contains("avx512_core_bf16") == true)
         #expect(Precision.unavailable(.bf16, cpu: zen5, engine: .onednn, oneDNNBF16: true) == nil)
@@ -149,16 +150,16 @@ struct BF16ComputeTests {
             #expect(shadow.values == b16)
             var worst = 0.0, rounded = 0
             for i in 0 ..< M { for j in 0 ..< N {
-                var exact = 0.0, mag = 0.0
+                var exact = 0.0, mag = 0.0, unrounded = 0.0
                 for k in 0 ..< K {
-                    let x = Double(BF16RoundingTests.value(a16[ta ? k * M + i : i * K + k]))
-                    let y = Double(BF16RoundingTests.value(b16[tb ? j * K + k : k * N + j]))
+                    let ia = ta ? k * M + i : i * K + k, ib = tb ? j * K + k : k * N + j
+                    let x = Double(BF16RoundingTests.value(a16[ia])), y = Double(BF16RoundingTests.value(b16[ib]))
                     exact += x * y; mag += abs(x * y)
+                    unrounded += Double(a[ia]) * Double(b[ib])
                 }
                 let want = 0.5 + 2 * exact, err = abs(Double(c[i * N + j]) - want)
                 worst = max(worst, err / (Double(K) * 0x1p-24 * (2 * mag + 0.5)))
-                if Float(want) != Float(0.5 + 2 * (0 ..< K).reduce(0.0) { s, k in
-                    s + Double(a[ta ? k * M + i : i * K + k]) * Double(b[tb ? j * K + k : k * N + j]) }) { rounded += 1 }
+                if Float(want) != Float(0.5 + 2 * unrounded) { rounded += 1 }
             }}
             print("bf16 gemm ta \(ta) tb \(tb): worst error / (K·2⁻²⁴·Σ|ab|) = \(worst); \(rounded) of \(M * N) "
                   + "results differ from the unrounded product")
@@ -264,7 +265,8 @@ struct BF16ComputeTests {
         let whole = rel(o16.fused.base, o32.fused.base, layout.count)
         let center = rel(o16.fused.pointer(FusedLayout.centerSums), o32.fused.pointer(FusedLayout.centerSums),
                          c.group_out_dim)
-        print("bf16 step: gradient rel \(whole) (\(whole / u) u), worst tensor \(worst / u) u, centre sums \(center / u) u")
+        print("bf16 step: gradient rel \(whole) (\(whole / u) u), worst tensor \(worst / u) u, "
+              + "centre sums \(center / u) u")
         #expect(whole <= 8 * u && whole > 1e-5, "gradient rel \(whole)")
         #expect(center <= 8 * u)
         _ = s16

@@ -83,7 +83,8 @@ extension BLAS {
         let n = Int(raw.withUnsafeMutableBufferPointer { mugs_gemm_profile_read($0.baseAddress, 513) })
         return raw.prefix(min(n, raw.count)).map {
             GemmShapeStat(transA: $0.transa != 0, transB: $0.transb != 0, M: Int($0.M), N: Int($0.N), K: Int($0.K),
-                          threads: Int($0.threads), bf16: $0.bf16 != 0, calls: Int($0.calls), flops: $0.flops, coreSeconds: $0.core_seconds)
+                          threads: Int($0.threads), bf16: $0.bf16 != 0, calls: Int($0.calls), flops: $0.flops,
+                          coreSeconds: $0.core_seconds)
         }.sorted { $0.coreSeconds > $1.coreSeconds }
     }
 }

@@ -17,9 +17,9 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
                                    oneDNNBF16: Bool) -> String? {
         guard p == .bf16 else { return nil }
         if !cpu.avx512bf16 {
-            return "precision bf16 needs AVX512_BF16 (vdpbf16ps), which this CPU (\(cpu.brand.isEmpty ? "unknown" : cpu.brand), "
-                + "\(cpu.vendor) family \(cpu.family) model \(cpu.model)) lacks; emulated bf16 would be slower than fp32: "
-                + "use precision fp32"
+            let name = cpu.brand.isEmpty ? "unknown" : cpu.brand
+            return "precision bf16 needs AVX512_BF16 (vdpbf16ps), which this CPU (\(name), \(cpu.vendor) family "
+                + "\(cpu.family) model \(cpu.model)) lacks; emulated bf16 would be slower than fp32: use precision fp32"
         }
         if engine != .onednn {
             return "precision bf16 runs on the oneDNN engine, but the engine in use is \(engine.rawValue): "
@@ -40,7 +40,7 @@ public enum Precision: String, Sendable, CaseIterable, Codable {
 }
 
 /// A bf16 copy of a parameter buffer, allocated once and refreshed once per step (`refresh`), then registered in a
-/// mixed-precision scope (`BLAS.withMixedPrecision`) so that a product reading a weight reads its shadow instead of
+/// mixed-precision scope (`MixedPrecisionScope.run`) so that a product reading a weight reads its shadow instead of
 /// rounding it again. The fp32 buffer stays the master copy.
 public final class BF16Shadow: @unchecked Sendable {
     public let count: Int
@@ -76,7 +76,7 @@ public final class BF16Shadow: @unchecked Sendable {
     }
 
     /// The shadow's values (tests).
-    public var values: [UInt16] { Array(UnsafeBufferPointer(start: storage, count: count)) }
+    var values: [UInt16] { Array(UnsafeBufferPointer(start: storage, count: count)) }
 }
 
 /// A set of shadows registered together for mixed-precision scopes on the calling thread (built once).
@@ -95,9 +95,9 @@ public final class MixedPrecisionScope: @unchecked Sendable {
     deinit { table.deallocate() }
 
     /// Runs `body` with the calling thread's `mixed` products in bf16, reading operands that lie inside a shadow's
-    /// buffer from the shadow (refresh them first: a shadow holds the values of its last `refresh`). The scope ends
-    /// when `body` returns or throws.
-    /// Activations are rounded per product, split over `pool`.
+    /// buffer from the shadow (refresh them first: a shadow holds the values of its last `refresh`) and rounding the
+    /// others (activations and their gradients) per product, split over `pool`. The scope ends when `body` returns
+    /// or throws.
     public func run<R, E: Error>(pool: ComputePool, _ body: () throws(E) -> R) throws(E) -> R {
         for i in shadows.indices {
             let s = shadows[i]

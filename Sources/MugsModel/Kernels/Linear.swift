@@ -44,16 +44,11 @@ func linearBackward(dInp: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePo
     defer { if pinned != nil { mugs_bf16_unpin() } }
     if let pinned {
         KernelProfile.measure(.bias) {
-            let sums = dBias ?? UnsafeMutablePointer(mutating: dOut)  // unused when dBias is nil
+            guard let dBias else { return BF16Shadow.convert(dOut, pinned, count: N * OC, pool: pool) }
+            // Threads own disjoint 32-column tiles, as in `columnSums`.
             pool.parallelFor((OC + 31) / 32, minChunk: 1) { tiles in
                 let lo = tiles.lowerBound * 32, hi = min(OC, tiles.upperBound * 32)
-                if dBias != nil {
-                    mugs_bf16_convert_column_sums(dOut, pinned, sums, Int64(N), Int64(OC), Int64(lo), Int64(hi))
-                } else {
-                    for r in 0 ..< N {
-                        mugs_bf16_convert(dOut + r * OC + lo, pinned + r * OC + lo, Int64(hi - lo), 1)
-                    }
-                }
+                mugs_bf16_convert_column_sums(dOut, pinned, dBias, Int64(N), Int64(OC), Int64(lo), Int64(hi))
             }
         }
     }
