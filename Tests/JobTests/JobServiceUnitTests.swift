@@ -1,5 +1,6 @@
 import CoordinatorCore
 import Foundation
+import MugsData
 @testable import CoordinatorDaemon
 @testable import JobCommon
 @testable import WorkerDaemon
@@ -199,6 +200,29 @@ extension JobTests {
             #expect(a == JobState.jobID(token: "t", datasetFingerprint: "d", configYAML: "c", seed: 1))
             #expect(a != JobState.jobID(token: "u", datasetFingerprint: "d", configYAML: "c", seed: 1))
             #expect(a != JobState.jobID(token: "t", datasetFingerprint: "d", configYAML: "c", seed: 2))
+        }
+
+        @Test func theCropsMappingCarriesEveryAugmentationFieldAndKeepsTheReferenceDefaults() throws {
+            // Defaults: the reference's hard-coded weak branch (src/multicropdataset.py).
+            let d = try MultiCropConfig(training: MugsConfig())
+            let r = MultiCropConfig.paper
+            #expect(d.jitterProbability == r.jitterProbability && d.blurRadius == r.blurRadius
+                    && d.blurProbability == r.blurProbability && d.solarizeProbability == r.solarizeProbability)
+            let text = "color_jitter_prob: 0.3\nblur_radius: [0.05, 0.4]\nblur_prob: [0.5, 0.0, 0.25]\n"
+                + "solarize_prob: 0.0\nre_prob: 0.1\nprob: 0.7\n"
+            let m = try MultiCropConfig(training: ConfigYAML.parse(text, source: "aug.yaml"))
+            #expect(m.jitterProbability == 0.3 && m.blurRadius == (0.05, 0.4) && m.solarizeProbability == 0.0)
+            #expect(m.blurProbability == (0.5, 0.0, 0.25) && m.erasingProbability == 0.1 && m.weakProbability == 0.7)
+            // A reversed radius range and a short probability list are refused, naming the field and the file.
+            for bad in ["blur_radius: [2.0, 0.1]\n", "blur_prob: [1.0, 0.1]\n"] {
+                do {
+                    _ = try ConfigYAML.parse(bad, source: "aug.yaml")
+                    Issue.record("accepted: \(bad)")
+                } catch {
+                    let field = String(bad.prefix { $0 != ":" })
+                    #expect("\(error)".contains(field) && "\(error)".contains("aug.yaml"), "\(error)")
+                }
+            }
         }
     }
 }

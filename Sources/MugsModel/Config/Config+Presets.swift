@@ -90,5 +90,8 @@ extension MugsConfig {
             where !(s[0] > 0 && s[0] <= s[1]) {
             throw fail(name, "needs 0 < low ≤ high, got [\(s[0]), \(s[1])]")
         }
+        if !(blur_radius[0] <= blur_radius[1]) {
+            throw fail("blur_radius", "needs low ≤ high, got [\(blur_radius[0]), \(blur_radius[1])]")
+        }
     }
 }

@@ -68,6 +68,10 @@ public struct MugsConfig: Sendable, Equatable {
     public var re_prob = 0.25
     public var vanilla_weak_augmentation = false
     public var prob = 0.5
+    public var color_jitter_prob = 0.8
+    public var blur_radius: [Double] = [0.1, 2.0]
+    public var blur_prob: [Double] = [1.0, 0.1, 0.5]
+    public var solarize_prob = 0.2
 
     // MARK: misc
     public var seed = 0
