@@ -169,7 +169,7 @@ extension JobTests {
             let joined = c.events("join").first?["gemm"] as? String ?? ""
             #expect(joined.hasPrefix("\(engine) (") && s.workers[0].gemm == joined, "\(joined) vs \(s.workers[0].gemm)")
             try c.waitFor("a GEMM rate in /status", timeout: 20) { _ in
-                ((try? h.status().workers.first?.gemmGflopPerSecond) ?? 0) ?? 0 > 0
+                ((try? h.status())?.workers.first?.gemmGflopPerSecond ?? 0) > 0
             }
             let rate = try call("GET", "/metrics").text.split(separator: "\n")
                 .first { $0.hasPrefix("mugs_worker_gemm_gflop_per_second{") } ?? ""

@@ -122,14 +122,19 @@ import Testing
         }
     }
 
-    @Test func residualAppliesPerSampleScales() {
-        let B = 3, R = 5000
+    @Test func residualAppliesPerSampleScalesAndTheBranchsBias() {
+        let B = 3, T = 125, C = 40, R = T * C
         var r = TestRandom(13)
-        let x = r.array(B * R), branch = r.array(B * R), scale: [Float] = [0, 1.25, 1]
+        let x = r.array(B * R), branch = r.array(B * R), bias = r.array(C), scale: [Float] = [0, 1.25, 1]
         var out = [Float](repeating: 0, count: B * R)
-        residualForward(out: &out, inp: x, branch: branch, sampleScale: scale, B: B, R: R, pool: pool)
-        let expected = (0 ..< B * R).map { x[$0] + scale[$0 / R] * branch[$0] }
+        residualBiasForward(out: &out, inp: x, branch: branch, bias: bias, sampleScale: scale, B: B, T: T, C: C,
+                            pool: pool)
+        let expected = (0 ..< B * R).map { x[$0] + scale[$0 / R] * (branch[$0] + bias[$0 % C]) }
         #expect(maxAbsDiff(out, expected) < 1e-6)
+        // Without drop path: exactly inp + (branch + bias), as the unfused bias-then-add computed it.
+        residualBiasForward(out: &out, inp: x, branch: branch, bias: bias, sampleScale: nil, B: B, T: T, C: C,
+                            pool: pool)
+        #expect(maxAbsDiff(out, (0 ..< B * R).map { x[$0] + (branch[$0] + bias[$0 % C]) }) == 0)
         var dBranch = [Float](repeating: 9, count: B * R)
         residualBranchBackward(dBranch: &dBranch, dOut: x, sampleScale: scale, B: B, R: R, pool: pool)
         #expect(maxAbsDiff(dBranch, (0 ..< B * R).map { scale[$0 / R] * x[$0] }) == 0)

@@ -51,6 +51,19 @@ import Testing
         #expect(e < Tol.finiteDifference)
     }
 
+    @Test func biasGELUEqualsTheBiasThenTheGELUBitForBit() {
+        let N = 70, F = 96
+        var r = TestRandom(21)
+        let x = r.array(N * F, scale: 4), bias = r.array(F)
+        var pre = x, out = [Float](repeating: 0, count: N * F)
+        biasGELUForward(out: &out, preAct: &pre, bias: bias, N: N, F: F, pool: pool)
+        let biased = (0 ..< N * F).map { x[$0] + bias[$0 % F] }
+        var expected = [Float](repeating: 0, count: N * F)
+        geluForward(out: &expected, inp: biased, count: N * F, pool: pool)
+        #expect(pre == biased, "the pre-activation keeps the biased values the backward needs")
+        #expect(maxAbsDiff(out, expected) == 0, "fused differs by \(maxAbsDiff(out, expected))")
+    }
+
     @Test func layerNormBackwardMatchesFiniteDifferencesAndIsThreadCountInvariant() {
         let N = 37, C = 24
         var r = TestRandom(3)

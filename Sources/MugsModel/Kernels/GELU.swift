@@ -17,6 +17,25 @@ public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Flo
     }
 }
 
+/// preAct(N,F) += bias(F), then out(N,F) = gelu(preAct): a Linear's bias and the activation that consumes it in one
+/// pass over the rows (fc1 of the MLP; the product is computed without bias, beta = 0). preAct keeps the biased
+/// values, which the backward needs; the result equals `linearForward` with bias followed by `geluForward`.
+public func biasGELUForward(out: UnsafeMutablePointer<Float>, preAct: UnsafeMutablePointer<Float>,
+                            bias: UnsafePointer<Float>, N: Int, F: Int, pool: ComputePool) {
+    KernelProfile.measure(.gelu) {
+        pool.parallelFor(N, minChunk: max(1, 4096 / max(1, F))) { rows in
+            for n in rows {
+                let x = preAct + n * F, y = out + n * F
+                for c in 0 ..< F {
+                    let v = x[c] + bias[c]
+                    x[c] = v
+                    y[c] = 0.5 * v * (1 + fastErf(v * invSqrt2))
+                }
+            }
+        }
+    }
+}
+
 /// dInp += dOut · gelu'(inp), with gelu'(x) = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π).
 public func geluBackward(dInp: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, inp: UnsafePointer<Float>,
                          count: Int, pool: ComputePool) {

@@ -5,11 +5,17 @@ import CGemm
 /// out(N,OC) = inp(N,C) · weight(OC,C)ᵀ + bias(OC)        (bias optional)
 ///
 /// The bias is written first and the product accumulated onto it (beta = 1), so the output is touched once
-/// by Swift and once by sgemm. Its products are `mixed`: bf16 inside a mixed-precision scope (`Precision`).
+/// by Swift and once by sgemm; with a `pool` the rows are written by its threads. Its products are `mixed`: bf16
+/// inside a mixed-precision scope (`Precision`). Where the next kernel can add the bias in its own pass, call this
+/// without it (`biasGELUForward`, `residualBiasForward`).
 public func linearForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, N: Int, C: Int, OC: Int) {
+                          weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, N: Int, C: Int, OC: Int,
+                          pool: ComputePool? = nil) {
     if let bias {
-        KernelProfile.measure(.bias) { for n in 0 ..< N { (out + n * OC).update(from: bias, count: OC) } }
+        KernelProfile.measure(.bias) {
+            let fill = { (rows: Range<Int>) in for n in rows { (out + n * OC).update(from: bias, count: OC) } }
+            if let pool { pool.parallelFor(N, minChunk: max(1, 16384 / max(1, OC)), fill) } else { fill(0 ..< N) }
+        }
     }
     KernelProfile.measure(.linearGemm) {
         // out(N,OC) = inp(N,C) · Wᵀ(C,OC) [+ out]

@@ -40,7 +40,7 @@ public func patchEmbedForward(tokens: UnsafeMutablePointer<Float>, cols: UnsafeM
         }
     }
     // tokens(B·Np, C) = cols(B·Np, K) · Wᵀ(K, C) + b
-    linearForward(out: tokens, inp: cols, weight: weight, bias: bias, N: g.B * Np, C: K, OC: C)
+    linearForward(out: tokens, inp: cols, weight: weight, bias: bias, N: g.B * Np, C: K, OC: C, pool: pool)
 }
 
 /// Backward of `patchEmbedForward`; accumulates into dWeight(C, K), dBias(C) and, if given, dImages(B, Cin, Hi, Wi).

@@ -1,20 +1,20 @@
 /// Residual connection with per-sample stochastic depth (timm `DropPath`): out = inp + s_b · branch, where
 /// s_b = keep_b / keep_prob (0 for a dropped sample, 1/keep_prob for a kept one) or 1 without drop path.
 
-/// out(B,R) = inp(B,R) + scale(B) ⊙ branch(B,R) per sample b, R values per sample; scale nil means 1.
-public func residualForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                            branch: UnsafePointer<Float>, sampleScale: UnsafePointer<Float>?, B: Int, R: Int,
-                            pool: ComputePool) {
-    KernelProfile.measure(.residual) { pool.parallelFor(B * R, minChunk: 8192) { r in
-        if let sampleScale {
-            var i = r.lowerBound
-            while i < r.upperBound {
-                let b = i / R, end = min(r.upperBound, (b + 1) * R), s = sampleScale[b]
-                for j in i ..< end { out[j] = inp[j].addingProduct(s, branch[j]) }
-                i = end
+/// out(B,T,C) = inp + scale(B) ⊙ (branch + bias(C)): the bias of the Linear that produced `branch` (computed
+/// without it) folded into the residual add that consumes it. The branch buffer is left without the bias.
+public func residualBiasForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                                branch: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                sampleScale: UnsafePointer<Float>?, B: Int, T: Int, C: Int, pool: ComputePool) {
+    KernelProfile.measure(.residual) { pool.parallelFor(B * T, minChunk: max(1, 8192 / max(1, C))) { rows in
+        for r in rows {
+            let o = out + r * C, x = inp + r * C, y = branch + r * C
+            if let sampleScale {
+                let s = sampleScale[r / T]
+                for c in 0 ..< C { o[c] = x[c].addingProduct(s, y[c] + bias[c]) }
+            } else {
+                for c in 0 ..< C { o[c] = x[c] + (y[c] + bias[c]) }
             }
-        } else {
-            for j in r { out[j] = inp[j] + branch[j] }
         }
     } }
 }

@@ -58,24 +58,25 @@ public struct TransformerBlock: Sendable {
         layerNormForward(out: a.ln1.pointer, mean: a.mean1.pointer, rstd: a.rstd1.pointer, inp: inp,
                          weight: p + ln1W, bias: p + ln1B, N: N, C: C, eps: eps, pool: pool)
         // qkv(N,3C) = ln1(N,C) · Wqkvᵀ(C,3C) + b
-        linearForward(out: a.qkv.pointer, inp: a.ln1.pointer, weight: p + qkvW, bias: p + qkvB, N: N, C: C, OC: 3 * C)
+        linearForward(out: a.qkv.pointer, inp: a.ln1.pointer, weight: p + qkvW, bias: p + qkvB, N: N, C: C, OC: 3 * C,
+                      pool: pool)
         // att(N,C) = softmax(Q·Kᵀ·scale)·V per (sample, head)
         attentionForward(out: a.att.pointer, probs: a.probs.pointer, qkv: a.qkv.pointer, B: B, T: T, C: C, H: H,
                          pool: pool)
-        // branch(N,C) = att(N,C) · Wprojᵀ(C,C) + b;  x1 = inp + s·branch
-        linearForward(out: a.branch.pointer, inp: a.att.pointer, weight: p + projW, bias: p + projB, N: N, C: C, OC: C)
-        residualForward(out: a.x1.pointer, inp: inp, branch: a.branch.pointer, sampleScale: attnScale, B: B, R: T * C,
-                        pool: pool)
+        // branch(N,C) = att(N,C) · Wprojᵀ(C,C);  x1 = inp + s·(branch + b)
+        linearForward(out: a.branch.pointer, inp: a.att.pointer, weight: p + projW, bias: nil, N: N, C: C, OC: C)
+        residualBiasForward(out: a.x1.pointer, inp: inp, branch: a.branch.pointer, bias: p + projB,
+                            sampleScale: attnScale, B: B, T: T, C: C, pool: pool)
         // norm2: ln2(N,C)
         layerNormForward(out: a.ln2.pointer, mean: a.mean2.pointer, rstd: a.rstd2.pointer, inp: a.x1.pointer,
                          weight: p + ln2W, bias: p + ln2B, N: N, C: C, eps: eps, pool: pool)
-        // fc1(N,F) = ln2(N,C) · W1ᵀ(C,F) + b;  gelu(N,F)
-        linearForward(out: a.fc1.pointer, inp: a.ln2.pointer, weight: p + fc1W, bias: p + fc1B, N: N, C: C, OC: F)
-        geluForward(out: a.gelu.pointer, inp: a.fc1.pointer, count: N * F, pool: pool)
-        // branch(N,C) = gelu(N,F) · W2ᵀ(F,C) + b;  out = x1 + s·branch
-        linearForward(out: a.branch.pointer, inp: a.gelu.pointer, weight: p + fc2W, bias: p + fc2B, N: N, C: F, OC: C)
-        residualForward(out: a.output.pointer, inp: a.x1.pointer, branch: a.branch.pointer, sampleScale: mlpScale,
-                        B: B, R: T * C, pool: pool)
+        // fc1(N,F) = ln2(N,C) · W1ᵀ(C,F) + b;  gelu(N,F), the bias added in the GELU's pass
+        linearForward(out: a.fc1.pointer, inp: a.ln2.pointer, weight: p + fc1W, bias: nil, N: N, C: C, OC: F)
+        biasGELUForward(out: a.gelu.pointer, preAct: a.fc1.pointer, bias: p + fc1B, N: N, F: F, pool: pool)
+        // branch(N,C) = gelu(N,F) · W2ᵀ(F,C);  out = x1 + s·(branch + b)
+        linearForward(out: a.branch.pointer, inp: a.gelu.pointer, weight: p + fc2W, bias: nil, N: N, C: F, OC: C)
+        residualBiasForward(out: a.output.pointer, inp: a.x1.pointer, branch: a.branch.pointer, bias: p + fc2B,
+                            sampleScale: mlpScale, B: B, T: T, C: C, pool: pool)
     }
 
     /// Backward of `forward`: dInp(B,T,C) += ∂L/∂inp and grads (same layout as params) += ∂L/∂θ, given
