@@ -12,8 +12,8 @@
 # 5. exports the teacher backbone for timm and prints where everything is.
 #
 # Settings (environment): MUGS_QUICKSTART_DIR (default ~/.local/share/mugs/quickstart), MUGS_QUICKSTART_STEPS (stop
-# earlier than the one-epoch schedule), MUGS_QUICKSTART_KNN_TRAIN (train images in the kNN bank, default 20000; the
-# full protocol uses all 60000 — see docs/EVALUATION.md), MUGS_QUICKSTART_KNN_VAL (test images evaluated, default all
+# earlier than the one-epoch schedule), MUGS_QUICKSTART_KNN_TRAIN (train images in the kNN bank, default all 60000:
+# the full protocol of docs/EVALUATION.md), MUGS_QUICKSTART_KNN_VAL (test images evaluated, default all
 # 10000), MUGS_PORT (5555), MUGS_CONTROL_PORT (8750),
 # MUGS_DATA_PORT (5601, the workers use it and the next one), MUGS_SWIFT_BUILD_FLAGS (extra `swift build` flags,
 # e.g. --scratch-path .build-x).
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 REPO=$PWD
 BASE=${MUGS_QUICKSTART_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/mugs/quickstart}
 RUN=$BASE/run-$(date +%Y%m%d-%H%M%S)
-KNN_TRAIN=${MUGS_QUICKSTART_KNN_TRAIN:-20000}
+KNN_TRAIN=${MUGS_QUICKSTART_KNN_TRAIN:-60000}
 KNN_VAL=${MUGS_QUICKSTART_KNN_VAL:-}
 PORT=${MUGS_PORT:-5555}
 CONTROL_PORT=${MUGS_CONTROL_PORT:-8750}
