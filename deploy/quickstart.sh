@@ -12,7 +12,8 @@
 # 5. exports the teacher backbone for timm and prints where everything is.
 #
 # Settings (environment): MUGS_QUICKSTART_DIR (default ~/.local/share/mugs/quickstart), MUGS_QUICKSTART_STEPS (stop
-# earlier than the five-epoch schedule), MUGS_QUICKSTART_KNN_TRAIN (train images in the kNN bank, default all 60000:
+# earlier than the five-epoch schedule), MUGS_QUICKSTART_PRECISION (auto: bf16 where the CPU has AVX512_BF16, else
+# fp32; or fp32, bf16), MUGS_QUICKSTART_KNN_TRAIN (train images in the kNN bank, default all 60000:
 # the full protocol of docs/EVALUATION.md), MUGS_QUICKSTART_KNN_VAL (test images evaluated, default all
 # 10000), MUGS_PORT (5555), MUGS_CONTROL_PORT (8750),
 # MUGS_DATA_PORT (5601, the workers use it and the next one), MUGS_SWIFT_BUILD_FLAGS (extra `swift build` flags,
@@ -82,7 +83,17 @@ mkdir -p "$RUN"
 LOGS="$RUN/{coordinator,worker0,worker1}.log"
 (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/token")
 STEPS_ARG=(); [ -n "${MUGS_QUICKSTART_STEPS:-}" ] && STEPS_ARG=(--steps "$MUGS_QUICKSTART_STEPS")
+# Precision of the matrix products: bf16 (fp32 accumulation, fp32 update path) where the CPU has AVX512_BF16 — the
+# same learning at ~1.3x the speed (docs/RECIPES.md, issue 15's learning check) — and fp32 everywhere else.
+PRECISION=${MUGS_QUICKSTART_PRECISION:-auto}
+BF16_INFO=$("$BIN/mugs" info 2>&1 | grep '^precision bf16:' || true)
+case "$PRECISION" in
+    auto) case "$BF16_INFO" in "precision bf16: available"*) PRECISION=bf16 ;; *) PRECISION=fp32 ;; esac ;;
+    fp32|bf16) ;;
+    *) fail "MUGS_QUICKSTART_PRECISION must be auto, fp32 or bf16, got '$PRECISION'" ;;
+esac
 say "3/5 training: a coordinator and two workers on this machine (logs in $RUN)"
+echo "  precision: $PRECISION (${BF16_INFO:-mugs info printed no bf16 line}; set MUGS_QUICKSTART_PRECISION=fp32|bf16 to choose)"
 PIDS=()
 stop_all() {
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -98,7 +109,7 @@ trap 'stop_all' EXIT
 trap 'echo; echo "interrupted: the checkpoint directory $RUN/checkpoints keeps what was committed"; exit 130' INT TERM
 "$BIN/mugs-coordinator" --data fashion-mnist:train --config deploy/quickstart.yaml \
     --checkpoint-dir "$RUN/checkpoints" --listen "tcp://127.0.0.1:$PORT" --control "127.0.0.1:$CONTROL_PORT" \
-    --token-file "$RUN/token" --checkpoint-every 200 --log-interval 10 "${STEPS_ARG[@]}" \
+    --token-file "$RUN/token" --checkpoint-every 200 --log-interval 10 --precision "$PRECISION" "${STEPS_ARG[@]}" \
     > "$RUN/coordinator.log" 2>&1 &
 COORD=$!
 PIDS+=("$COORD")
