@@ -43,6 +43,26 @@ import Testing
         }
     }
 
+    /// The recipes under deploy/ (quickstart.yaml and the trials' configs) are what users run: each must load and
+    /// pass the cross-field checks, and its epochs must be what its header says it trains.
+    @Test func committedDeployConfigsLoadAndValidate() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let dir = root.appendingPathComponent("deploy")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".yaml") }
+        #expect(names.contains("quickstart.yaml") && names.contains("fashion-mnist-2h.yaml"), "\(names)")
+        for name in names.sorted() {
+            let path = dir.appendingPathComponent(name).path
+            let c = try ConfigYAML.load(path: path)
+            try c.validate(source: path)
+            if let m = name.firstMatch(of: #/^fashion-mnist-(\d+)ep\.yaml$/#) {
+                #expect(c.epochs == Int(m.1)!, "\(path): epochs \(c.epochs)")
+            }
+        }
+        let twoHours = try ConfigYAML.load(path: dir.appendingPathComponent("fashion-mnist-2h.yaml").path)
+        #expect(twoHours.epochs == 50 && twoHours.patch_size == 7 && twoHours.precision == "bf16")
+    }
+
     @Test func partialFilesCommentsQuotesAndPresetBase() throws {
         let text = """
         ---
