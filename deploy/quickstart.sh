@@ -6,7 +6,8 @@
 # 1. installs the Debian packages that are missing (deploy/apt-packages.txt, incl. dataset-fashion-mnist);
 # 2. builds mugs in release mode (needs a Swift 6 toolchain: https://www.swift.org/install/linux/);
 # 3. starts a coordinator and two workers on this machine and trains a small ViT (deploy/quickstart.yaml) on
-#    fashion-mnist:train for five epochs — about 13 minutes on a 2-core AMD EPYC Zen 5 — showing progress;
+#    fashion-mnist:train for five epochs — about 12 minutes on a 2-core AMD EPYC (Zen 4 in bf16, Zen 5 in fp32) —
+#    showing progress;
 # 4. runs the kNN evaluation (DINO/Mugs protocol, full: 60000-image bank) on fashion-mnist:test with the trained
 #    teacher, the same network at its random initialisation, and raw pixels, and prints the three side by side;
 # 5. exports the teacher backbone for timm and prints where everything is.
