@@ -11,7 +11,7 @@
 #        DIR (run directories, default a new mktemp -d), PORT (default 5755; uses PORT..PORT+3).
 # Measured 2026-12-04 on an AMD EPYC Zen 4 (family 25 model 17, binaries of e6de6ab), 21:05-21:08 UTC: oneDNN engine
 # (the default) 1 of 3 runs crashed, MUGS_GEMM=openblas 0 of 3. An earlier ad-hoc version of this loop (30 s of
-# training, fp32) crashed a worker in 8 of 12 runs beside HOG, 8 of 8 with --no-shared-memory beside HOG (so not the
+# training, fp32) crashed a worker in at least 8 of 12 runs beside HOG, 4 of 8 with --no-shared-memory beside HOG (not the
 # shared-memory links), 5 of 5 without HOG, and 0 of 6 with MUGS_GEMM=openblas beside HOG. The crash is at teardown:
 # the coordinator has checkpointed (nothing trained is lost); the worker exits 134/139 instead of 0.
 set -uo pipefail
