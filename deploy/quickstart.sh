@@ -80,12 +80,9 @@ for p in "$PORT" "$CONTROL_PORT" "$DATA_PORT" $((DATA_PORT + 1)); do
         exit 1
     fi
 done
-mkdir -p "$RUN"
-LOGS="$RUN/{coordinator,worker0,worker1}.log"
-(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/token")
-STEPS_ARG=(); [ -n "${MUGS_QUICKSTART_STEPS:-}" ] && STEPS_ARG=(--steps "$MUGS_QUICKSTART_STEPS")
 # Precision of the matrix products: bf16 (fp32 accumulation, fp32 update path) where the CPU has AVX512_BF16 — the
-# same learning at ~1.3x the speed (docs/RECIPES.md, issue 15's learning check) — and fp32 everywhere else.
+# same learning, faster (docs/RECIPES.md: T0 bf16, and the quick start's bf16 run in docs/DEPLOY.md) — and fp32
+# everywhere else. Chosen before the run directory exists, so a bad setting leaves nothing behind.
 PRECISION=${MUGS_QUICKSTART_PRECISION:-auto}
 BF16_INFO=$("$BIN/mugs" info 2>&1 | grep '^precision bf16:' || true)
 case "$PRECISION" in
@@ -93,6 +90,10 @@ case "$PRECISION" in
     fp32|bf16) ;;
     *) fail "MUGS_QUICKSTART_PRECISION must be auto, fp32 or bf16, got '$PRECISION'" ;;
 esac
+mkdir -p "$RUN"
+LOGS="$RUN/{coordinator,worker0,worker1}.log"
+(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$RUN/token")
+STEPS_ARG=(); [ -n "${MUGS_QUICKSTART_STEPS:-}" ] && STEPS_ARG=(--steps "$MUGS_QUICKSTART_STEPS")
 say "3/5 training: a coordinator and two workers on this machine (logs in $RUN)"
 echo "  precision: $PRECISION (${BF16_INFO:-mugs info printed no bf16 line}; set MUGS_QUICKSTART_PRECISION=fp32|bf16 to choose)"
 PIDS=()

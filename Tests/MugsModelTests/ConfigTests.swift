@@ -44,7 +44,7 @@ import Testing
     }
 
     /// The recipes under deploy/ (quickstart.yaml and the trials' configs) are what users run: each must load and
-    /// pass the cross-field checks, and its epochs must be what its header says it trains.
+    /// pass the cross-field checks, and a fashion-mnist-NNep.yaml must train NN epochs.
     @Test func committedDeployConfigsLoadAndValidate() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
