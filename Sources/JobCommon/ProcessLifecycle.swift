@@ -1,33 +1,59 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// SIGTERM/SIGINT as flags the daemons' loops check (graceful shutdown), and an optional watch on the parent
 /// process (`MUGS_EXIT_WITH_PARENT=1`, used by the tests) so a daemon never outlives the process that started it.
+///
+/// The signals are taken by one dedicated thread, never by a handler interrupting a compute thread: `install` blocks
+/// them in the calling thread before it starts any other, every thread started later (compute pool, OpenMP, loader,
+/// I/O) inherits that mask, and one thread waits for them in `sigwait`. Debian's oneDNN 2.6 runs GEMM kernels with
+/// `rsp` pointing into the heap; a handler run there writes its signal frame over heap memory (oneDNN issue #4845),
+/// which crashed workers at SIGTERM (docs/ARCHITECTURE.md, "Signals"; `tools/stress_sigterm.sh`). The flag-setting
+/// handlers stay for threads a library started before `main` (OpenBLAS's idle pool), which cannot inherit the mask.
 public enum ProcessLifecycle {
-    nonisolated(unsafe) private static var terminateFlag: sig_atomic_t = 0
-    nonisolated(unsafe) private static var interruptFlag: sig_atomic_t = 0
+    private static let terminateFlag = Atomic<Int>(0)
+    private static let interruptFlag = Atomic<Int>(0)
+    private static let installed = Atomic<Bool>(false)
     nonisolated(unsafe) private static var parent: pid_t = 0
 
-    /// Installs the handlers; call once at start-up.
+    /// Blocks SIGTERM/SIGINT in this thread (and so in every thread it starts afterwards) and starts the thread that
+    /// waits for them. Call once at start-up, before starting threads; later calls do nothing.
     public static func install() {
-        signal(SIGTERM) { _ in ProcessLifecycle.terminateFlag = 1 }
-        signal(SIGINT) { _ in ProcessLifecycle.interruptFlag = 1 }
+        guard installed.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
+        else { return }
+        _ = terminateFlag.load(ordering: .relaxed)  // initialise the statics before a handler can touch them
+        _ = interruptFlag.load(ordering: .relaxed)
+        signal(SIGTERM) { _ in ProcessLifecycle.terminateFlag.store(1, ordering: .relaxed) }
+        signal(SIGINT) { _ in ProcessLifecycle.interruptFlag.store(1, ordering: .relaxed) }
         signal(SIGPIPE, SIG_IGN)
-        // A parent may have started us with these blocked (the mask is inherited); a daemon must see them.
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let waiter = Thread {
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGTERM)
+            sigaddset(&set, SIGINT)
+            while true {
+                var sig: Int32 = 0
+                guard sigwait(&set, &sig) == 0 else { continue }
+                if sig == SIGTERM { ProcessLifecycle.terminateFlag.store(1, ordering: .sequentiallyConsistent) }
+                if sig == SIGINT { ProcessLifecycle.interruptFlag.store(1, ordering: .sequentiallyConsistent) }
+            }
+        }
+        waiter.start()
         if ProcessInfo.processInfo.environment["MUGS_EXIT_WITH_PARENT"] == "1" { parent = getppid() }
     }
 
     /// SIGTERM arrived: finish or abort the step, checkpoint, leave.
-    public static var terminationRequested: Bool { terminateFlag != 0 }
+    public static var terminationRequested: Bool { terminateFlag.load(ordering: .relaxed) != 0 }
     /// SIGINT arrived.
-    public static var interruptRequested: Bool { interruptFlag != 0 }
+    public static var interruptRequested: Bool { interruptFlag.load(ordering: .relaxed) != 0 }
 
     /// True when parent watching is on and the parent has gone (the process was re-parented).
     public static var parentGone: Bool { parent != 0 && getppid() != parent }
