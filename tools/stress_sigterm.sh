@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# stress_sigterm.sh — reproduces the open worker crash at SIGTERM teardown (glibc "corrupted size vs. prev_size while
-# consolidating", exit 134, or a segfault, exit 139): a coordinator and two local workers train deploy/quickstart.yaml
-# for about 30 s, then all three get SIGTERM at once (as deploy/quickstart.sh's stop_all and systemd send it). Each
-# iteration prints the three exit codes (coordinator, worker0, worker1; 0 is a clean exit, HUNG a process still
-# alive 10 s after the signal) and the logs that show a crash; the last line counts the crashed runs.
+# stress_sigterm.sh — checks for the worker crash at SIGTERM that the oneDNN engine used to cause (glibc "corrupted size
+# vs. prev_size while consolidating", exit 134, or a segfault, exit 139): a coordinator and two local workers train
+# deploy/quickstart.yaml for about 30 s, then all three get SIGTERM at once (as deploy/quickstart.sh's stop_all and
+# systemd send it). Each iteration prints the three exit codes (coordinator, worker0, worker1; 0 is a clean exit, HUNG
+# a process still alive 10 s after the signal) and the logs that show a crash; the last line counts the crashed runs.
 #
 # Usage: tools/stress_sigterm.sh [ITERATIONS]   (default 5; each takes ~35 s)
 # Env:   BIN (prebuilt binaries, default .build-release/release), MUGS_GEMM (onednn | openblas: the worker's engine),
 #        WORKER_ARGS (extra mugs-worker options, e.g. --no-shared-memory), HOG=1 (two busy `yes` beside the job),
 #        DIR (run directories, default a new mktemp -d), PORT (default 5755; uses PORT..PORT+3).
-# Measured 2026-12-04 on an AMD EPYC Zen 4 (family 25 model 17, binaries of e6de6ab), 21:05-21:08 UTC: oneDNN engine
-# (the default) 1 of 3 runs crashed, MUGS_GEMM=openblas 0 of 3. An earlier ad-hoc version of this loop (30 s of
-# training, fp32) crashed a worker in at least 8 of 12 runs beside HOG, 4 of 8 with --no-shared-memory beside HOG (not the
-# shared-memory links), 5 of 5 without HOG, and 0 of 6 with MUGS_GEMM=openblas beside HOG. The crash is at teardown:
-# the coordinator has checkpointed (nothing trained is lost); the worker exits 134/139 instead of 0.
+# Cause (docs/ARCHITECTURE.md, "Signals"): the SIGTERM handler ran on the compute thread inside a oneDNN 2.6 GEMM kernel
+# that points rsp into the heap (oneDNN issue #4845), so the signal frame overwrote heap memory. Measured 2026-12-04 on
+# an AMD EPYC Zen 4 (family 25 model 17): with the handler, 3 of 4 runs crashed a worker (binaries of f724e25; earlier
+# that day 1 of 3, and at least 8 of 12 beside HOG; MUGS_GEMM=openblas 0 of 9); with the signals taken by a sigwait
+# thread (ProcessLifecycle.install), 0 of 6 and 0 of 6 beside HOG.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=${BIN:-.build-release/release}
