@@ -29,17 +29,15 @@ import Testing
         } }
         #expect(!Self.engines.isEmpty)
         for kind in Self.engines {
-            BLAS.engine = kind
             var c = c0
             BLAS.sgemm(transA: transA, transB: transB, M: M, N: N, K: K, alpha: alpha, A: a, lda: lda, B: b, ldb: ldb,
-                       beta: beta, C: &c, ldc: ldc)
+                       beta: beta, C: &c, ldc: ldc, on: kind)
             var maxErr = 0.0
             for i in 0 ..< M { for j in 0 ..< N { maxErr = max(maxErr, abs(Double(c[i * ldc + j]) - want[i * ldc + j])) } }
             // Padding columns are never written.
             for i in 0 ..< M { for j in N ..< ldc { #expect(c[i * ldc + j] == c0[i * ldc + j]) } }
             #expect(maxErr < 1e-4, "\(kind) transA \(transA) transB \(transB): max |error| \(maxErr)")
         }
-        BLAS.engine = GemmEngine.defaultSelection().kind
     }
 
     @Test func countersCountTwoMNKFlopsPerProduct() {

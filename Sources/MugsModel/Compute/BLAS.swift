@@ -37,12 +37,15 @@ public enum BLAS {
     /// lda/ldb/ldc are the row strides of the matrices as stored.
     /// `mixed`: a network layer's product, which runs in bf16 inside a mixed-precision scope of the calling thread
     /// (`MixedPrecisionScope.run`, `Precision.bf16`) and in fp32 everywhere else.
+    /// `on`: this one product's engine instead of the process's (the engine tests compare engines this way, without
+    /// changing `engine` under products that run beside them).
     @inline(__always)
     public static func sgemm(transA: Bool = false, transB: Bool = false, M: Int, N: Int, K: Int,
                              alpha: Float = 1, A: UnsafePointer<Float>, lda: Int,
                              B: UnsafePointer<Float>, ldb: Int,
-                             beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int, mixed: Bool = false) {
-        let status = mugs_sgemm(engine == .onednn ? 1 : 0, threads, transA ? 1 : 0, transB ? 1 : 0, Int32(M),
+                             beta: Float = 0, C: UnsafeMutablePointer<Float>, ldc: Int, mixed: Bool = false,
+                             on kind: GemmEngine.Kind? = nil) {
+        let status = mugs_sgemm((kind ?? engine) == .onednn ? 1 : 0, threads, transA ? 1 : 0, transB ? 1 : 0, Int32(M),
                                 Int32(N), Int32(K), alpha, A, Int32(lda), B, Int32(ldb), beta, C, Int32(ldc),
                                 mixed ? 1 : 0)
         // Only invalid arguments fail, which is a bug in the caller (shapes are checked where they are made); -2 is
