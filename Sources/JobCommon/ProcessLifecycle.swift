@@ -26,28 +26,37 @@ public enum ProcessLifecycle {
         else { return }
         _ = terminateFlag.load(ordering: .relaxed)  // initialise the statics before a handler can touch them
         _ = interruptFlag.load(ordering: .relaxed)
-        signal(SIGTERM) { _ in ProcessLifecycle.terminateFlag.store(1, ordering: .relaxed) }
-        signal(SIGINT) { _ in ProcessLifecycle.interruptFlag.store(1, ordering: .relaxed) }
+        signal(SIGTERM) { ProcessLifecycle.record($0) }
+        signal(SIGINT) { ProcessLifecycle.record($0) }
         signal(SIGPIPE, SIG_IGN)
+        var set = terminationSignals
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        let waiter = Thread {
+            var set = terminationSignals
+            var sig: Int32 = 0
+            while sigwait(&set, &sig) == 0 { record(sig) }
+            // sigwait fails only for an invalid set; rather than spin, let the handler take the signals on this
+            // thread, which runs no GEMM kernel.
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            while true { pause() }
+        }
+        waiter.start()
+        if ProcessInfo.processInfo.environment["MUGS_EXIT_WITH_PARENT"] == "1" { parent = getppid() }
+    }
+
+    /// SIGTERM and SIGINT.
+    private static var terminationSignals: sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
         sigaddset(&set, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        let waiter = Thread {
-            var set = sigset_t()
-            sigemptyset(&set)
-            sigaddset(&set, SIGTERM)
-            sigaddset(&set, SIGINT)
-            while true {
-                var sig: Int32 = 0
-                guard sigwait(&set, &sig) == 0 else { continue }
-                if sig == SIGTERM { ProcessLifecycle.terminateFlag.store(1, ordering: .sequentiallyConsistent) }
-                if sig == SIGINT { ProcessLifecycle.interruptFlag.store(1, ordering: .sequentiallyConsistent) }
-            }
-        }
-        waiter.start()
-        if ProcessInfo.processInfo.environment["MUGS_EXIT_WITH_PARENT"] == "1" { parent = getppid() }
+        return set
+    }
+
+    /// Sets the flag of `sig` (async-signal-safe: one lock-free atomic store).
+    private static func record(_ sig: Int32) {
+        if sig == SIGTERM { terminateFlag.store(1, ordering: .relaxed) }
+        if sig == SIGINT { interruptFlag.store(1, ordering: .relaxed) }
     }
 
     /// SIGTERM arrived: finish or abort the step, checkpoint, leave.
